@@ -1,0 +1,84 @@
+#pragma once
+// The in-memory form of one feature file (schema v1, datasets/SCHEMA.md) and views on its splits.
+// Features are held as float32 whatever the storage dtype; all indices are 0-based int64.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "vlb/core/params.h"
+#include "vlb/core/registry.h"
+
+namespace vlb {
+
+/// Free-standing or caption texts embedded in the same space as the images.
+struct Texts {
+  at::Tensor features;               // [T, D] float32, undefined when the file has no texts
+  std::vector<std::string> strings;  // [T]
+  at::Tensor image;                  // [T] int64: caption -> image row, -1 for free-standing texts
+  at::Tensor cls;                    // [T] int64: class id the text describes (prompts), -1 if none
+  at::Tensor source;                 // [T] int8: 0 original, 1 recaptioned, 2 negative/perturbed
+  int64_t size() const { return features.defined() ? features.size(0) : 0; }
+};
+
+struct Dataset {
+  std::string path;                   // file it came from ("" for generated in memory)
+  std::string name;                   // root attr "dataset"
+  std::string fingerprint;            // root attr content_sha256 (hex)
+  std::string feature_dtype;          // storage dtype of /images/features: "float16" | "float32"
+  std::map<std::string, std::string> attrs;  // every other root attribute, as text
+
+  std::vector<std::string> class_names;            // [C]
+  std::map<std::string, at::Tensor> descriptors;   // kind -> [C, D_k] float32
+  at::Tensor features;                             // [N, D] float32
+  std::vector<std::string> image_ids;              // [N] or empty
+  at::Tensor label;                                // [N] int64, -1 = not applicable
+  at::Tensor labels;                               // [N, C] int8 (+1/-1/0) or undefined
+  std::map<std::string, at::Tensor> splits;        // name -> sorted unique int64 row indices
+  std::map<std::string, at::Tensor> class_splits;  // name -> int64 class ids
+  Texts texts;
+
+  int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
+  int64_t num_images() const { return features.defined() ? features.size(0) : 0; }
+  int64_t dim() const { return features.defined() ? features.size(1) : 0; }
+};
+
+/// The rows of one split. Cheap to copy; the dataset must outlive it.
+struct DataView {
+  const Dataset* dataset = nullptr;
+  std::string split;
+  at::Tensor rows;  // [n] int64 indices into dataset->features
+
+  at::Tensor features() const;  // [n, D] float32
+  at::Tensor label() const;     // [n] int64
+  at::Tensor labels() const;    // [n, C] int8, undefined if the dataset has none
+  int64_t size() const { return rows.defined() ? rows.size(0) : 0; }
+};
+
+/// Throws ConfigError naming the available splits when `split` is absent.
+DataView make_view(const Dataset& ds, const std::string& split);
+
+// ---- Dataset sources: how a spec's `dataset:` block becomes a Dataset ------------------------
+
+struct SourceContext {
+  std::string cache_dir = "results/.cache";  // where generated files are kept (keyed by content)
+};
+
+class DatasetSource {
+ public:
+  virtual ~DatasetSource() = default;
+  /// Loads (or generates) the dataset. Generated data is written once under ctx.cache_dir, keyed
+  /// by a hash of the parameters, so every run of a sweep sees the same bytes and fingerprint.
+  virtual Dataset load(const SourceContext& ctx) = 0;
+};
+
+using DatasetRegistry = Registry<DatasetSource>;
+
+/// `h5`: an existing schema-v1 file (param `path`).
+void register_h5_source(DatasetRegistry& reg);
+/// `synth`: the embedded seeded generator (datasets/synth.h).
+void register_synth_source(DatasetRegistry& reg);
+
+}  // namespace vlb

@@ -1,0 +1,34 @@
+#pragma once
+// Loading experiment specs (strict YAML), expanding sweeps into a deterministic plan, and running
+// the plan into results/<experiment>/<run_key>/ directories. See experiments/SPEC.md.
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "vlb/experiments/builtins.h"
+
+namespace vlb {
+
+struct RunOptions {
+  std::vector<std::string> overrides;  // "a.b=v" (YAML scalar or flow value), applied in order
+  bool dry_run = false;                // print the plan (run keys, done/pending), run nothing
+  bool force = false;                  // rerun completed runs
+  std::string results_root = "results";
+  int threads = 0;                     // > 0 overrides runtime.threads
+  bool progress = true;                // progress line on a terminal (never when not a TTY or CI)
+};
+
+struct SweepSummary {
+  int total = 0;
+  int skipped = 0;  // already complete
+  int ran = 0;
+  int failed = 0;
+  std::string experiment_dir;
+};
+
+/// Throws ConfigError (file:line:col: key: message) for a bad spec or override.
+/// A run that fails is recorded with its error and the sweep goes on.
+SweepSummary run_experiment(const std::string& spec_path, const RunOptions& opts,
+                            const Registries& reg, std::ostream& out);
+
+}  // namespace vlb

@@ -1,0 +1,42 @@
+#pragma once
+// Streaming metrics (torchmetrics shape): reset / update(batch) / compute -> named scalars.
+// Each metric declares, per scalar, whether higher is better; names are task-prefixed
+// ("cls/top1") so tables never collide across task shapes.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vlb/core/registry.h"
+#include "vlb/methods/method.h"
+
+namespace vlb {
+
+/// Ground truth for one batch of evaluation rows.
+struct Targets {
+  at::Tensor label;        // [n] int64 single-label class ids (-1 = none)
+  at::Tensor labels;       // [n, C] int8 multi-label (+1/-1/0), undefined when single-label
+  int64_t num_classes = 0;
+};
+
+struct MetricValue {
+  std::string name;        // "cls/top1"
+  double value = 0.0;
+  bool higher_is_better = true;
+};
+
+class Metric {
+ public:
+  virtual ~Metric() = default;
+  virtual void reset() = 0;
+  virtual void update(const Prediction& pred, const Targets& targets) = 0;
+  virtual std::vector<MetricValue> compute() const = 0;
+};
+
+using MetricRegistry = Registry<Metric>;
+
+// metrics/src/classification.cpp
+void register_classification_metrics(MetricRegistry& reg);  // top1, top5, mean_per_class
+
+}  // namespace vlb

@@ -1,0 +1,81 @@
+#pragma once
+// Leaderboards built from run directories alone (results/<experiment>/<run_key>/): reports never
+// link the runner, they read config.resolved.yaml, metrics.json and env.json.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vlb/core/registry.h"
+
+namespace vlb {
+
+/// One completed or failed run, as read back from its directory.
+struct RunRecord {
+  std::string dir;                                 // results/<exp>/<key>
+  std::string run_key;
+  std::string status;                              // "ok" | "failed"
+  std::string error;                               // for failed runs
+  std::string method;                              // method.name
+  std::string ablation;                            // "" when none
+  int64_t seed = 0;
+  std::map<std::string, std::string> config;       // flattened dotted keys -> scalar text
+  std::map<std::string, double> metrics;           // "cls/top1" -> value
+  std::map<std::string, bool> higher_is_better;
+};
+
+/// Reads every run directory below `experiment_dir` (skips temp dirs). DataError on a malformed one.
+std::vector<RunRecord> load_runs(const std::string& experiment_dir);
+
+/// One leaderboard row: runs that differ only by seed.
+struct Cell {
+  double mean = 0.0;
+  double std = 0.0;  // sample std (n-1); 0 when n == 1
+  int n = 0;
+};
+struct Leaderboard {
+  std::string experiment;
+  std::string primary_metric;
+  std::vector<std::string> row_keys;     // varying keys that name a row (method.*, ablation)
+  std::vector<std::string> column_keys;  // varying keys that name a column (dataset.*, ...)
+  std::vector<std::string> rows;         // row labels, baselines first, in a stable order
+  std::vector<std::string> columns;      // column labels ("" when nothing varies)
+  // metric -> row -> column -> cell
+  std::map<std::string, std::map<std::string, std::map<std::string, Cell>>> cells;
+  std::map<std::string, bool> higher_is_better;
+  int failed_runs = 0;
+};
+
+Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::string& experiment,
+                              const std::string& primary_metric = "");
+
+/// A report writer turns a leaderboard into one file format (markdown, csv, json, ...).
+class ReportWriter {
+ public:
+  virtual ~ReportWriter() = default;
+  virtual std::string extension() const = 0;  // "md"
+  virtual std::string render(const Leaderboard& lb) const = 0;
+};
+using ReportWriterRegistry = Registry<ReportWriter>;
+void register_builtin_writers(ReportWriterRegistry& reg);  // markdown, csv, json
+
+// ---- Regression gate --------------------------------------------------------------------------
+// Baseline file: {"entries": [{"row": ROW, "column": COL, "metric": M, "expected": x,
+//   "direction": "higher_is_better"|"lower_is_better", "abs_tol": a, "rel_tol": r,
+//   "gate": true, "note": "..."}]}. A row/column pair names a leaderboard cell (mean over seeds).
+
+struct CheckResult {
+  std::string table_markdown;  // expected, actual, delta, allowed, status per entry
+  int failures = 0;            // gated regressions + missing cells
+  int improvements = 0;        // beyond tolerance in the good direction ("consider blessing")
+};
+
+CheckResult check_baseline(const std::string& baseline_file, const Leaderboard& lb);
+
+/// Rewrites expected values from `lb`, keeping tolerances, gates and notes; adds entries for new
+/// cells of `metrics` when `add_missing`. Refuses (Error) if an entry's cell is missing in `lb`.
+/// Writes atomically.
+void bless_baseline(const std::string& baseline_file, const Leaderboard& lb,
+                    const std::vector<std::string>& metrics, bool add_missing);
+
+}  // namespace vlb

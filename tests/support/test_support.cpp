@@ -1,0 +1,78 @@
+#include "test_support.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace fs = std::filesystem;
+
+namespace vlb::test {
+
+TempDir::TempDir() {
+  std::string tmpl = (fs::temp_directory_path() / "vlbtest-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+CommandResult run_command(const std::string& cmd) {
+  CommandResult r;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+CommandResult run_cli(const std::string& args, const std::string& cwd) {
+  std::string dir = cwd.empty() ? source_dir() : cwd;
+  return run_command("cd '" + dir + "' && CI=true '" + std::string(VLB_CLI) + "' " + args);
+}
+
+std::string source_dir() { return VLB_SOURCE_DIR; }
+
+std::string shared_data_dir() {
+  if (const char* env = std::getenv("VLB_SHARED_DATA")) {
+    return fs::is_directory(env) ? std::string(env) : std::string();
+  }
+  fs::path p = fs::path(source_dir()).parent_path() / "shared" / "data";
+  return fs::is_directory(p) ? p.string() : std::string();
+}
+
+std::string system_python_with(const std::string& modules) {
+  for (const char* py : {"/usr/bin/python3", "python3"}) {
+    auto r = run_command(std::string(py) + " -c 'import " + modules + "'");
+    if (r.exit_code == 0) return py;
+  }
+  return "";
+}
+
+void write_text(const std::string& path, const std::string& content) {
+  std::ofstream f(path, std::ios::binary);
+  f << content;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+bool exists(const std::string& path) { return fs::exists(path); }
+
+}  // namespace vlb::test

@@ -1,0 +1,51 @@
+#pragma once
+// Helpers shared by every test executable.
+#include <string>
+
+namespace vlb::test {
+
+/// A fresh directory under the system temp dir, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+/// Runs a shell command, capturing stdout+stderr.
+CommandResult run_command(const std::string& cmd);
+
+/// Runs the built CLI (`vlb ARGS`) from `cwd` (default: the source root).
+CommandResult run_cli(const std::string& args, const std::string& cwd = "");
+
+std::string source_dir();
+
+/// ../shared/data next to the checkout, or "" when absent (a user's fresh clone).
+std::string shared_data_dir();
+
+/// Debian's system python3 with numpy/h5py (not a virtualenv): "" when unavailable.
+std::string system_python_with(const std::string& modules);
+
+void write_text(const std::string& path, const std::string& content);
+std::string read_text(const std::string& path);
+bool exists(const std::string& path);
+
+}  // namespace vlb::test
+
+// Skips the current test with a clear message when ../shared/data is absent.
+#define VLB_REQUIRE_SHARED_DATA(var)                                                        \
+  std::string var = ::vlb::test::shared_data_dir();                                         \
+  if (var.empty()) {                                                                        \
+    GTEST_SKIP() << "../shared/data not found next to the checkout: real-data test skipped"; \
+  }
