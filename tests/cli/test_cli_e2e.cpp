@@ -1,0 +1,213 @@
+// End-to-end tests of the `vlb` CLI as a user drives it.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using vlb::test::run_cli;
+using vlb::test::TempDir;
+
+namespace {
+
+bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* sub : {"list", "describe", "run", "report", "check", "bless", "convert",
+                          "convert npy", "synth", "inspect"}) {
+    auto r = run_cli(std::string(sub) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << sub << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, "Usage")) << sub << "\n" << r.output;
+  }
+}
+
+TEST(Cli, ListAndDescribePrintFromTheRegistry) {
+  auto r = run_cli("list");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* name : {"zeroshot", "ncm", "linear_probe", "top1", "top5", "mean_per_class",
+                           "synth", "h5", "markdown"})
+    EXPECT_TRUE(contains(r.output, name)) << name << "\n" << r.output;
+  r = run_cli("describe linear_probe");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "l2")) << r.output;
+  EXPECT_TRUE(contains(r.output, "lbfgs|adam")) << r.output;
+  r = run_cli("describe linear_prob");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.output, "did you mean 'linear_probe'")) << r.output;
+}
+
+TEST(Cli, UnknownSubcommandOrOptionExitsNonZero) {
+  EXPECT_NE(run_cli("frobnicate").exit_code, 0);
+  EXPECT_NE(run_cli("run --no-such-flag x.yaml").exit_code, 0);
+}
+
+// The quickstart from scratch: sweep, leaderboard, and the committed regression baseline.
+class Quickstart : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    auto r = run_cli("run experiments/specs/quickstart.yaml --results " + dir_->path());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    run_output_ = new std::string(r.output);
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    delete run_output_;
+  }
+  static std::string exp() { return dir_->path() + "/quickstart"; }
+  static TempDir* dir_;
+  static std::string* run_output_;
+};
+TempDir* Quickstart::dir_ = nullptr;
+std::string* Quickstart::run_output_ = nullptr;
+
+TEST_F(Quickstart, RunsEighteenRunsAndSkipsThemTheSecondTime) {
+  EXPECT_TRUE(contains(*run_output_, "18 runs")) << *run_output_;
+  int dirs = 0;
+  for (const auto& e : fs::directory_iterator(exp()))
+    if (e.is_directory() && e.path().filename().string()[0] != '.') {
+      ++dirs;
+      for (const char* f : {"config.resolved.yaml", "metrics.json", "env.json"})
+        EXPECT_TRUE(fs::exists(e.path() / f)) << e.path() / f;
+    }
+  EXPECT_EQ(dirs, 18);
+  auto again = run_cli("run experiments/specs/quickstart.yaml --results " + dir_->path());
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_TRUE(contains(again.output, "0 ran")) << again.output;
+  EXPECT_TRUE(contains(again.output, "18 already done")) << again.output;
+}
+
+TEST_F(Quickstart, LeaderboardRanksTheBaselinesAsThePapers) {
+  auto r = run_cli("report " + exp() + " --print");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(exp() + "/leaderboard.md"));
+  EXPECT_TRUE(fs::exists(exp() + "/leaderboard.csv"));
+  std::ifstream f(exp() + "/leaderboard.json");
+  auto lb = nlohmann::json::parse(f);
+  // At 16 shots: linear probe > nearest class mean > zero-shot (CLIP, Tip-Adapter).
+  auto mean_of = [&](const std::string& row_prefix, const std::string& column) {
+    for (const auto& [row, cols] : lb["cells"]["cls/top1"].items())
+      if (row.rfind(row_prefix, 0) == 0) return cols[column]["mean"].get<double>();
+    ADD_FAILURE() << "no row " << row_prefix << " in " << lb.dump();
+    return 0.0;
+  };
+  std::string c16;
+  for (const auto& c : lb["columns"])
+    if (contains(c.get<std::string>(), "16")) c16 = c.get<std::string>();
+  ASSERT_FALSE(c16.empty()) << lb["columns"].dump();
+  EXPECT_GT(mean_of("linear_probe", c16), mean_of("ncm", c16));
+  EXPECT_GT(mean_of("ncm", c16), mean_of("zeroshot", c16));
+}
+
+TEST_F(Quickstart, PassesTheCommittedBaselineAndAPerturbedResultFails) {
+  const std::string baseline = vlb::test::source_dir() + "/tests/regression/baselines/quickstart.json";
+  auto ok = run_cli("check --baseline " + baseline + " " + exp());
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  // Copy the results, lower one metric of every linear_probe run by 5 points: check must fail.
+  TempDir copy;
+  fs::copy(exp(), copy.path() + "/quickstart", fs::copy_options::recursive);
+  for (const auto& e : fs::directory_iterator(copy.path() + "/quickstart")) {
+    auto cfg = e.path() / "config.resolved.yaml";
+    if (!fs::exists(cfg) || !contains(vlb::test::read_text(cfg.string()), "linear_probe")) continue;
+    auto mpath = (e.path() / "metrics.json").string();
+    auto m = nlohmann::json::parse(vlb::test::read_text(mpath));
+    m["metrics"]["cls/top1"] = m["metrics"]["cls/top1"].get<double>() - 0.05;
+    vlb::test::write_text(mpath, m.dump());
+  }
+  auto bad = run_cli("check --baseline " + baseline + " " + copy.path() + "/quickstart");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "linear_probe")) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "FAILED")) << bad.output;
+}
+
+TEST(Cli, SameSpecTwiceGivesBitIdenticalMetrics) {
+  TempDir a, b;
+  const std::string set = " --set runtime.seeds=[1] --set methods.0.name=linear_probe";
+  ASSERT_EQ(run_cli("run experiments/specs/quickstart.yaml --results " + a.path() + set).exit_code, 0);
+  ASSERT_EQ(run_cli("run experiments/specs/quickstart.yaml --results " + b.path() + set).exit_code, 0);
+  int compared = 0;
+  for (const auto& e : fs::directory_iterator(a.path() + "/quickstart")) {
+    if (e.path().filename().string()[0] == '.') continue;
+    auto other = fs::path(b.path()) / "quickstart" / e.path().filename();
+    ASSERT_TRUE(fs::exists(other / "metrics.json")) << other;
+    auto ma = nlohmann::json::parse(vlb::test::read_text((e.path() / "metrics.json").string()));
+    auto mb = nlohmann::json::parse(vlb::test::read_text((other / "metrics.json").string()));
+    EXPECT_EQ(ma["metrics"].dump(), mb["metrics"].dump());
+    ++compared;
+  }
+  EXPECT_GT(compared, 0);
+}
+
+TEST(Cli, BadSpecsFailWithLocatedMessagesAndWriteNothing) {
+  TempDir t;
+  struct Case { std::string yaml, expect; };
+  std::vector<Case> cases = {
+      {"experiment: x\ndataset: {source: synth\nmethods: [{name: ncm}]\n", "bad.yaml:"},
+       {"experiment: x\ndataset: {source: synth}\nmethods:\n  - name: linear_prob\nmetrics: [top1]\n",
+       "did you mean 'linear_probe'"},
+      {"experiment: x\ndataset: {source: synth}\nmethods: [{name: ncm}]\nmetrics: [top1]\nruntim: {}\n",
+       "did you mean 'runtime'"},
+      {"experiment: x\ndataset: {source: synth, params: {classes: -3}}\nmethods: [{name: ncm}]\n"
+       "metrics: [top1]\n", "out of range"},
+  };
+  for (const auto& c : cases) {
+    vlb::test::write_text(t / "bad.yaml", c.yaml);
+    auto r = run_cli("run " + t / "bad.yaml" + " --results " + t / "results");
+    EXPECT_EQ(r.exit_code, 2) << c.yaml << r.output;
+    EXPECT_TRUE(contains(r.output, c.expect)) << "expected '" << c.expect << "' in:\n" << r.output;
+    EXPECT_TRUE(std::regex_search(r.output, std::regex("bad\\.yaml:[0-9]+:[0-9]+"))) << r.output;
+    EXPECT_FALSE(fs::exists(t / "results/x")) << "a bad spec must not create results";
+  }
+}
+
+TEST(Cli, SynthInspectVerifyAndAWrongShapeFile) {
+  TempDir t;
+  auto r = run_cli("synth --out " + t / "s.h5" + " --set classes=5 --set test_per_class=4");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_cli("inspect --verify " + t / "s.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "fingerprint verified")) << r.output;
+  r = run_cli("synth --out " + t / "x.h5" + " --set clases=5");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.output, "did you mean 'classes'")) << r.output;
+  EXPECT_FALSE(fs::exists(t / "x.h5"));
+
+  std::string py = vlb::test::system_python_with("h5py, numpy");
+  if (py.empty()) GTEST_SKIP() << "python3 with h5py not available: wrong-shape file case skipped";
+  // Rewrite /images/features as 1-D with h5py: the validator must name the group and the shape.
+  auto w = vlb::test::run_command(
+      py + " -c \"import h5py,numpy as np; f=h5py.File('" + t / "s.h5" +
+      "','r+'); del f['images/features']; f['images/features']=np.zeros(7,dtype='f4')\"");
+  ASSERT_EQ(w.exit_code, 0) << w.output;
+  r = run_cli("inspect " + t / "s.h5");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "/images/features")) << r.output;
+}
+
+TEST(Cli, TruncatedNpyIsALocatedErrorAndLeavesNoOutput) {
+  TempDir t;
+  std::string py = vlb::test::system_python_with("numpy");
+  if (py.empty()) GTEST_SKIP() << "python3 with numpy not available";
+  auto w = vlb::test::run_command(
+      py + " -c \"import numpy as np; np.save('" + t / "train_features.npy" +
+      "', np.ones((10,4),'f2')); np.save('" + t / "train_labels.npy" +
+      "', np.zeros(10,'i8')); open('" + t / "classnames.txt" + "','w').write('a\\n')\"");
+  ASSERT_EQ(w.exit_code, 0) << w.output;
+  fs::resize_file(t / "train_features.npy", fs::file_size(t / "train_features.npy") - 8);
+  auto r = run_cli("convert npy --dir " + t.path() + " --out " + t / "out.h5");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "train_features.npy")) << r.output;
+  EXPECT_TRUE(contains(r.output, "truncated")) << r.output;
+  EXPECT_FALSE(fs::exists(t / "out.h5"));
+  for (const auto& e : fs::directory_iterator(t.path()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+}
+
+}  // namespace
