@@ -62,8 +62,11 @@ std::string system_python_with(const std::string& modules) {
 }
 
 void write_text(const std::string& path, const std::string& content) {
+  fs::path p(path);
+  if (p.has_parent_path()) fs::create_directories(p.parent_path());
   std::ofstream f(path, std::ios::binary);
   f << content;
+  if (!f) throw std::runtime_error("cannot write " + path);
 }
 
 std::string read_text(const std::string& path) {

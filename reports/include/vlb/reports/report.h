@@ -22,9 +22,15 @@ struct RunRecord {
   std::map<std::string, std::string> config;       // flattened dotted keys -> scalar text
   std::map<std::string, double> metrics;           // "cls/top1" -> value
   std::map<std::string, bool> higher_is_better;
+  int64_t plan_index = -1;                         // position in the expanded plan (row order)
+  int64_t n_eval = -1;                             // -1 when metrics.json does not say
 };
 
 /// Reads every run directory below `experiment_dir` (skips temp dirs). DataError on a malformed one.
+/// Entries whose name starts with "." are skipped (temp dirs, caches), as are plain files; any
+/// other directory must hold metrics.json and config.resolved.yaml. Sorted by plan_index, run_key.
+/// Config values are flattened to dotted keys: maps nest ("dataset.params.spread" -> "0.4"),
+/// lists render as "[top1, top5]", null as "".
 std::vector<RunRecord> load_runs(const std::string& experiment_dir);
 
 /// One leaderboard row: runs that differ only by seed.
@@ -44,10 +50,19 @@ struct Leaderboard {
   std::map<std::string, std::map<std::string, std::map<std::string, Cell>>> cells;
   std::map<std::string, bool> higher_is_better;
   int failed_runs = 0;
+  int ok_runs = 0;
+  std::vector<int64_t> seeds;              // distinct runtime.seed values of ok runs, sorted
+  std::vector<std::string> failures;       // "<run dir name>: <error>" per failed run
 };
 
+/// Varying keys exclude runtime.seed (aggregated into cells) and everything under "experiment".
+/// Primary metric: `primary_metric` if given (Error if no ok run has it), else "cls/top1" when
+/// present, else the alphabetically first metric. Error if ok runs disagree on a direction.
 Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::string& experiment,
                               const std::string& primary_metric = "");
+
+/// Metric names of `lb` in display order: the primary metric first, then alphabetical.
+std::vector<std::string> metric_order(const Leaderboard& lb);
 
 /// A report writer turns a leaderboard into one file format (markdown, csv, json, ...).
 class ReportWriter {
@@ -70,11 +85,17 @@ struct CheckResult {
   int improvements = 0;        // beyond tolerance in the good direction ("consider blessing")
 };
 
+/// allowed = max(abs_tol, rel_tol * |expected|). A gated entry fails when the cell moved more than
+/// `allowed` in the bad direction or is missing; `gate: false` entries only report ("info").
+/// DataError (naming the file and e.g. "entries[2].expected") on a missing or malformed file.
 CheckResult check_baseline(const std::string& baseline_file, const Leaderboard& lb);
 
 /// Rewrites expected values from `lb`, keeping tolerances, gates and notes; adds entries for new
 /// cells of `metrics` when `add_missing`. Refuses (Error) if an entry's cell is missing in `lb`.
 /// Writes atomically.
+/// An empty `metrics` means every metric of `lb`; a named metric absent from `lb` is an Error.
+/// A missing baseline file is created (as if add_missing). New entries: abs_tol 1e-6, rel_tol 0,
+/// gate true, direction from lb, note "blessed YYYY-MM-DD" (UTC).
 void bless_baseline(const std::string& baseline_file, const Leaderboard& lb,
                     const std::vector<std::string>& metrics, bool add_missing);
 

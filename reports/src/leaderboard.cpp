@@ -1,0 +1,186 @@
+// Pivoting run records into a leaderboard: rows = methods (+ ablation, varying method params),
+// columns = other varying settings, cells = mean/std/n over seeds.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "vlb/core/error.h"
+#include "vlb/reports/report.h"
+
+namespace vlb {
+namespace {
+
+const char* kAbsent = "<absent>";
+
+std::string last_component(const std::string& key) {
+  size_t dot = key.rfind('.');
+  return dot == std::string::npos ? key : key.substr(dot + 1);
+}
+
+std::string value_of(const RunRecord& r, const std::string& key) {
+  auto it = r.config.find(key);
+  return it == r.config.end() ? kAbsent : it->second;
+}
+
+/// Display names for a set of keys: the last path component, or the full key when two keys of
+/// the set share it (dataset.params.k vs method.params.k).
+std::map<std::string, std::string> short_names(const std::vector<std::string>& keys) {
+  std::map<std::string, int> count;
+  for (const auto& k : keys) ++count[last_component(k)];
+  std::map<std::string, std::string> out;
+  for (const auto& k : keys) out[k] = count[last_component(k)] > 1 ? k : last_component(k);
+  return out;
+}
+
+std::string join_kv(const RunRecord& r, const std::vector<std::string>& keys,
+                    const std::map<std::string, std::string>& names) {
+  std::string s;
+  for (const auto& k : keys) s += (s.empty() ? "" : ", ") + names.at(k) + "=" + value_of(r, k);
+  return s;
+}
+
+bool is_row_key(const std::string& k) {
+  return k == "ablation" || k.rfind("method.", 0) == 0;
+}
+
+Cell aggregate(const std::vector<double>& v) {
+  Cell c;
+  c.n = static_cast<int>(v.size());
+  double sum = 0.0;
+  for (double x : v) sum += x;
+  c.mean = sum / c.n;
+  if (c.n > 1) {
+    double ss = 0.0;
+    for (double x : v) ss += (x - c.mean) * (x - c.mean);
+    c.std = std::sqrt(ss / (c.n - 1));
+  }
+  return c;
+}
+
+/// Labels ordered by the smallest plan_index among their runs (ties: label text).
+std::vector<std::string> ordered(const std::map<std::string, int64_t>& first_plan) {
+  std::vector<std::pair<int64_t, std::string>> v;
+  for (const auto& [label, plan] : first_plan) v.emplace_back(plan, label);
+  std::sort(v.begin(), v.end());
+  std::vector<std::string> out;
+  for (auto& p : v) out.push_back(p.second);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> metric_order(const Leaderboard& lb) {
+  std::vector<std::string> out;
+  if (lb.cells.count(lb.primary_metric)) out.push_back(lb.primary_metric);
+  for (const auto& kv : lb.cells) {
+    if (kv.first != lb.primary_metric) out.push_back(kv.first);
+  }
+  return out;
+}
+
+Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::string& experiment,
+                              const std::string& primary_metric) {
+  Leaderboard lb;
+  lb.experiment = experiment;
+
+  std::vector<const RunRecord*> ok;
+  for (const auto& r : runs) {
+    if (r.status == "ok") {
+      ok.push_back(&r);
+    } else {
+      ++lb.failed_runs;
+      std::string name = r.dir.substr(r.dir.find_last_of('/') + 1);
+      lb.failures.push_back(name + ": " + (r.error.empty() ? "(no error message)" : r.error));
+    }
+  }
+  lb.ok_runs = static_cast<int>(ok.size());
+
+  // Varying keys: more than one distinct value (absence counts as a value) across ok runs.
+  std::set<std::string> all_keys;
+  for (const auto* r : ok)
+    for (const auto& kv : r->config) all_keys.insert(kv.first);
+  std::vector<std::string> other_row_keys;
+  bool method_varies = false, ablation_varies = false;
+  for (const auto& k : all_keys) {
+    if (k == "runtime.seed" || k == "experiment" || k.rfind("experiment.", 0) == 0) continue;
+    std::set<std::string> values;
+    for (const auto* r : ok) values.insert(value_of(*r, k));
+    if (values.size() < 2) continue;
+    if (k == "method.name") {
+      method_varies = true;
+    } else if (k == "ablation") {
+      ablation_varies = true;
+    } else if (is_row_key(k)) {
+      other_row_keys.push_back(k);
+    } else {
+      lb.column_keys.push_back(k);
+    }
+  }
+  // Row keys in label order: method name, ablation, then method parameters.
+  if (method_varies) lb.row_keys.push_back("method.name");
+  if (ablation_varies) lb.row_keys.push_back("ablation");
+  lb.row_keys.insert(lb.row_keys.end(), other_row_keys.begin(), other_row_keys.end());
+
+  auto row_names = short_names(other_row_keys);
+  auto col_names = short_names(lb.column_keys);
+  auto row_label = [&](const RunRecord& r) {
+    std::string s = r.method.empty() ? std::string("(no method)") : r.method;
+    if (!r.ablation.empty()) s += " [" + r.ablation + "]";
+    if (!other_row_keys.empty()) s += " (" + join_kv(r, other_row_keys, row_names) + ")";
+    return s;
+  };
+
+  std::map<std::string, int64_t> row_first, col_first;
+  // metric -> row -> column -> values over seeds
+  std::map<std::string, std::map<std::string, std::map<std::string, std::vector<double>>>> values;
+  std::set<int64_t> seeds;
+  for (const auto* r : ok) {
+    std::string row = row_label(*r);
+    std::string col = join_kv(*r, lb.column_keys, col_names);
+    auto update_first = [&](std::map<std::string, int64_t>& m, const std::string& label) {
+      auto it = m.find(label);
+      if (it == m.end() || r->plan_index < it->second) m[label] = r->plan_index;
+    };
+    update_first(row_first, row);
+    update_first(col_first, col);
+    seeds.insert(r->seed);
+    for (const auto& [metric, v] : r->metrics) {
+      values[metric][row][col].push_back(v);
+      auto dir = r->higher_is_better.find(metric);
+      bool hib = dir == r->higher_is_better.end() ? true : dir->second;
+      auto known = lb.higher_is_better.find(metric);
+      if (known != lb.higher_is_better.end() && known->second != hib) {
+        throw Error("runs disagree on the direction of metric '" + metric + "' (" + r->dir +
+                    " says " + (hib ? "higher" : "lower") + " is better, an earlier run the "
+                    "opposite)");
+      }
+      lb.higher_is_better[metric] = hib;
+    }
+  }
+  lb.rows = ordered(row_first);
+  lb.columns = ordered(col_first);
+  lb.seeds.assign(seeds.begin(), seeds.end());
+  for (const auto& [metric, by_row] : values)
+    for (const auto& [row, by_col] : by_row)
+      for (const auto& [col, v] : by_col) lb.cells[metric][row][col] = aggregate(v);
+
+  if (!primary_metric.empty()) {
+    if (!lb.cells.count(primary_metric)) {
+      std::string avail;
+      for (const auto& kv : lb.cells) avail += (avail.empty() ? "" : ", ") + kv.first;
+      throw Error("primary metric '" + primary_metric + "' is not in any successful run of '" +
+                  experiment + "' (available: " + (avail.empty() ? "none" : avail) + ")");
+    }
+    lb.primary_metric = primary_metric;
+  } else if (lb.cells.count("cls/top1")) {
+    lb.primary_metric = "cls/top1";
+  } else if (!lb.cells.empty()) {
+    lb.primary_metric = lb.cells.begin()->first;  // alphabetically first
+  }
+  return lb;
+}
+
+}  // namespace vlb
