@@ -22,11 +22,11 @@ struct SynthOptions {
   int64_t train_per_class = 16;
   int64_t val_per_class = 0;
   int64_t test_per_class = 50;
-  double spread = 0.6;        // within-class noise scale, relative to the prototype norm
+  double spread = 1.8;        // within-class noise scale, relative to the prototype norm
   int64_t nuisance_dims = 4;  // shared high-variance directions
-  double nuisance_scale = 0.9;
+  double nuisance_scale = 0.6;
   double modality_gap = 0.8;  // norm of the constant image->text shift
-  double text_noise = 0.35;   // how far each class text is from its prototype
+  double text_noise = 1.0;    // how far each class text is from its prototype
   int64_t templates = 4;      // texts per class (prompt ensemble)
   double template_noise = 0.25;
   int64_t attributes = 32;    // attribute vector length per class

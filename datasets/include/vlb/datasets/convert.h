@@ -1,0 +1,37 @@
+#pragma once
+// Converters from other on-disk layouts into schema-v1 feature files (datasets/SCHEMA.md).
+#include <string>
+#include <vector>
+
+#include "vlb/datasets/dataset.h"
+
+namespace vlb {
+
+/// One split of a .npy layout: <name> rows come from `features` ([n, D]) and `labels` ([n] int).
+struct NpySplit {
+  std::string name, features, labels;
+};
+
+struct ConvertNpyOptions {
+  std::vector<NpySplit> splits;   // concatenated into /images in this order
+  std::string classnames;         // text file, one class name per line
+  std::string text_features;      // optional .npy [T, D]
+  std::string text_classes;       // optional .npy [T] ints; if absent and T == C, text t -> class t
+  std::string text_strings;       // optional text file, one string per text row (default: the
+                                  // class name for class prompts, "text_<t>" otherwise)
+  std::string output;
+  std::string dataset_name;
+  std::string feature_model = "unknown";
+  bool l2_normalize_texts = false;
+};
+
+/// Finds <split>_features.npy + <split>_labels.npy (train, val, test first, then any other
+/// *_features.npy in name order) and classnames.txt in `dir`. DataError when nothing is found.
+/// dataset_name defaults to the directory's name; output is left empty.
+ConvertNpyOptions npy_options_from_directory(const std::string& dir);
+
+/// Validates the inputs and writes opts.output atomically (nothing is written on error, an
+/// existing output is left untouched). Returns the dataset as written (fingerprint set).
+Dataset convert_npy(const ConvertNpyOptions& opts);
+
+}  // namespace vlb
