@@ -1,0 +1,82 @@
+#pragma once
+// Experiment specs (experiments/SPEC.md): strict loading, expansion into a deterministic list of
+// fully resolved run configurations, and the run key that names each run's results directory.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vlb/core/params.h"
+#include "vlb/datasets/dataset.h"
+#include "vlb/experiments/builtins.h"
+#include "vlb/experiments/runner.h"
+
+namespace vlb {
+
+struct MetricConfig {
+  std::string name;
+  Params params;  // every declared parameter, defaults filled
+};
+
+/// One run's configuration after includes, overrides, sweeps and ablations; all values checked.
+struct RunConfig {
+  std::string experiment;
+  std::string dataset_source;
+  Params dataset_params;
+  std::string train_split = "train";
+  std::string eval_split = "test";
+  std::string method;
+  Params method_params;
+  std::vector<MetricConfig> metrics;
+  int threads = 1;
+  uint64_t seed = 0;
+  std::string ablation;  // "" = the full (unpatched) configuration
+  /// Swept values for display only ("spread" -> "0.4"), in axis order.
+  std::vector<std::pair<std::string, std::string>> swept;
+};
+
+struct ExpandedSpec {
+  std::string experiment;
+  std::string description;
+  std::string spec_path;
+  std::vector<RunConfig> runs;  // plan order (see SPEC.md "Plan order")
+};
+
+/// Loads `spec_path`, merges its includes, applies `overrides` ("a.b=v"), validates everything
+/// against `reg` and expands the plan. `threads_override` > 0 replaces runtime.threads.
+/// Throws ConfigError with file:line:col: key: message.
+ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::string>& overrides,
+                         const Registries& reg, int threads_override = 0);
+
+/// The canonical config.resolved.yaml text (keys sorted, round-trip numbers).
+std::string resolved_config_yaml(const RunConfig& cfg);
+
+/// The canonical JSON that is hashed into the run key (SPEC.md "Run key").
+std::string run_key_json(const RunConfig& cfg, const std::string& dataset_fingerprint,
+                         const Registries& reg);
+/// SHA-256 hex (64 chars) of run_key_json.
+std::string run_key(const RunConfig& cfg, const std::string& dataset_fingerprint,
+                    const Registries& reg);
+
+struct PlannedRun {
+  size_t index = 0;
+  RunConfig config;
+  std::string key;  // 64 hex
+  std::shared_ptr<const Dataset> dataset;
+  std::string key16() const { return key.substr(0, 16); }
+};
+
+struct Plan {
+  std::string experiment;
+  std::string spec_path;
+  std::string experiment_dir;  // <results_root>/<experiment>
+  std::vector<std::string> overrides;
+  std::vector<PlannedRun> runs;
+};
+
+/// expand_spec + loads each distinct (source, params) dataset once (cache dir
+/// <results_root>/.cache) to compute run keys.
+Plan make_plan(const std::string& spec_path, const RunOptions& opts, const Registries& reg);
+
+}  // namespace vlb
