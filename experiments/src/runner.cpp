@@ -1,4 +1,5 @@
 // Running a plan into results/<experiment>/<key16>/ (experiments/SPEC.md "Results").
+#include "vlb/datasets/fewshot.h"
 #include "vlb/experiments/runner.h"
 
 #include <ATen/Context.h>
@@ -215,7 +216,8 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
   int64_t n_train = 0, n_eval = 0;
   json values = json::object(), higher = json::object();
   try {
-    DataView train = make_view(ds, c.train_split);
+    // The K-shot draw depends on the run seed alone (its own generator), see fewshot.h.
+    DataView train = sample_shots(make_view(ds, c.train_split), c.shots, c.seed);
     DataView eval = make_view(ds, c.eval_split);
     n_train = train.size();
     n_eval = eval.size();

@@ -159,7 +159,7 @@ std::vector<std::string> check_sweep_key(const SweepContext& ctx, const std::str
   std::vector<std::string> parts = split_dots(key);
   auto bad = [&](const std::string& why) {
     yamlr::fail_at(key_loc, key_path,
-                   why + " (sweepable: dataset.params.<name>, dataset.train_split, "
+                   why + " (sweepable: dataset.params.<name>, dataset.train_split, dataset.shots, "
                          "dataset.eval_split, method.params.<name>, runtime.threads)");
   };
   if (parts.size() == 3 && parts[0] == "dataset" && parts[1] == "params") {
@@ -171,7 +171,7 @@ std::vector<std::string> check_sweep_key(const SweepContext& ctx, const std::str
       if (!schema->find(parts[2]))
         fail_unknown_param(*schema, parts[2], key_loc, key_path, "method '" + name + "'");
   } else if (parts.size() == 2 && parts[0] == "dataset" &&
-             (parts[1] == "train_split" || parts[1] == "eval_split")) {
+             (parts[1] == "train_split" || parts[1] == "eval_split" || parts[1] == "shots")) {
   } else if (parts.size() == 2 && parts[0] == "runtime" && parts[1] == "threads") {
   } else {
     bad("'" + key + "' cannot be swept");
@@ -248,7 +248,7 @@ std::string display(const Node& n) {
 RunConfig resolve_tree(const Node& tree, const Registries& reg) {
   RunConfig cfg;
   const Node& ds = yamlr::expect_map(*tree.find("dataset"));
-  yamlr::check_keys(ds, {"source", "params", "train_split", "eval_split"});
+  yamlr::check_keys(ds, {"source", "params", "train_split", "eval_split", "shots"});
   const Node& src = yamlr::require(ds, "source");
   const auto& src_entry = lookup(reg.datasets, src);
   cfg.dataset_source = src_entry.name;
@@ -256,6 +256,10 @@ RunConfig resolve_tree(const Node& tree, const Registries& reg) {
       resolve_params(ds.find("params"), src_entry.schema, "dataset source '" + src_entry.name + "'");
   if (const Node* n = ds.find("train_split")) cfg.train_split = yamlr::as_string(*n);
   if (const Node* n = ds.find("eval_split")) cfg.eval_split = yamlr::as_string(*n);
+  if (const Node* n = ds.find("shots")) {
+    cfg.shots = yamlr::as_int(*n);
+    if (cfg.shots < 0) yamlr::fail(*n, fmt::format("{} is out of range [0, inf] (0 = all rows)", cfg.shots));
+  }
 
   const Node& m = yamlr::expect_map(*tree.find("method"));
   yamlr::check_keys(m, {"name", "params", "grid"});
@@ -343,7 +347,7 @@ ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::st
   SweepContext ctx;
   ctx.reg = &reg;
   {
-    yamlr::check_keys(dataset, {"source", "params", "train_split", "eval_split"});
+    yamlr::check_keys(dataset, {"source", "params", "train_split", "eval_split", "shots"});
     const auto& src = lookup(reg.datasets, yamlr::require(dataset, "source"));
     ctx.dataset_schema = &src.schema;
     ctx.dataset_source = src.name;
@@ -507,6 +511,7 @@ std::string resolved_config_yaml(const RunConfig& c) {
   y << YAML::Key << "eval_split" << YAML::Value << c.eval_split;
   y << YAML::Key << "params" << YAML::Value;
   emit_params(y, c.dataset_params);
+  y << YAML::Key << "shots" << YAML::Value << c.shots;
   y << YAML::Key << "source" << YAML::Value << c.dataset_source;
   y << YAML::Key << "train_split" << YAML::Value << c.train_split;
   y << YAML::EndMap;
@@ -547,6 +552,7 @@ std::string run_key_json(const RunConfig& c, const std::string& fingerprint,
   j["dataset_fingerprint"] = fingerprint;
   j["train_split"] = c.train_split;
   j["eval_split"] = c.eval_split;
+  j["shots"] = c.shots;
   j["dataset_source"] = c.dataset_source;
   j["dataset_source_version"] = reg.datasets.get(c.dataset_source).version;
   j["method"] = c.method;

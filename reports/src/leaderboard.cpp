@@ -122,14 +122,30 @@ Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::str
   // Row keys in label order: method name, ablation, then method parameters.
   if (method_varies) lb.row_keys.push_back("method.name");
   if (ablation_varies) lb.row_keys.push_back("ablation");
-  lb.row_keys.insert(lb.row_keys.end(), other_row_keys.begin(), other_row_keys.end());
 
-  auto row_names = short_names(other_row_keys);
+  // Note [row labels]: a method parameter names a row only where it varies among the runs of
+  // that same method; parameters that merely differ between methods (one has `l2`, another has
+  // not) would only clutter every label.
+  std::map<std::string, std::vector<std::string>> keys_of_method;
+  for (const auto& k : other_row_keys) {
+    std::map<std::string, std::set<std::string>> per_method;
+    for (const auto* r : ok) per_method[r->method].insert(value_of(*r, k));
+    for (const auto& [m, vals] : per_method)
+      if (vals.size() > 1) keys_of_method[m].push_back(k);
+  }
+  for (const auto& k : other_row_keys)
+    for (const auto& [m, keys] : keys_of_method)
+      if (std::find(keys.begin(), keys.end(), k) != keys.end()) {
+        lb.row_keys.push_back(k);
+        break;
+      }
   auto col_names = short_names(lb.column_keys);
   auto row_label = [&](const RunRecord& r) {
     std::string s = r.method.empty() ? std::string("(no method)") : r.method;
     if (!r.ablation.empty()) s += " [" + r.ablation + "]";
-    if (!other_row_keys.empty()) s += " (" + join_kv(r, other_row_keys, row_names) + ")";
+    auto it = keys_of_method.find(r.method);
+    if (it != keys_of_method.end())
+      s += " (" + join_kv(r, it->second, short_names(it->second)) + ")";
     return s;
   };
 

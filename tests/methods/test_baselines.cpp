@@ -143,7 +143,7 @@ TEST(LinearProbe, LbfgsReachesAStationaryPointOfTheRegularisedObjective) {
   auto x = ds.features.slice(0, 0, 6);
   x = x / x.norm(2, 1, true);
   auto X1 = torch::cat({x, torch::ones({6, 1})}, 1);             // [6, 3]
-  auto sol = torch::linalg_lstsq(X1, logits).solution;         // [3, C]
+  auto sol = std::get<0>(torch::linalg_lstsq(X1, logits));        // [3, C]
   auto W = sol.slice(0, 0, 2).clone().requires_grad_(true);
   auto b = sol[2].clone().requires_grad_(true);
   auto y = ds.label.slice(0, 0, 6);

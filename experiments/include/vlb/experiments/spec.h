@@ -26,6 +26,7 @@ struct RunConfig {
   Params dataset_params;
   std::string train_split = "train";
   std::string eval_split = "test";
+  int64_t shots = 0;  // > 0: seeded K-shot draw per class from the train split (0 = all rows)
   std::string method;
   Params method_params;
   std::vector<MetricConfig> metrics;
