@@ -211,3 +211,25 @@ TEST(Cli, TruncatedNpyIsALocatedErrorAndLeavesNoOutput) {
 }
 
 }  // namespace
+
+namespace {
+
+// Progress goes to a terminal only: `script` gives the CLI a pseudo-terminal.
+TEST(Cli, ProgressLineOnATerminalAndQuietInCi) {
+  if (vlb::test::run_command("command -v script").exit_code != 0)
+    GTEST_SKIP() << "`script` (bsdutils) not available: cannot fake a terminal";
+  TempDir t;
+  const std::string run = std::string(VLB_CLI) + " run experiments/specs/quickstart.yaml --set runtime.seeds=[0] --results ";
+  auto tty = vlb::test::run_command("cd '" + vlb::test::source_dir() + "' && env -u CI script -qec \"" +
+                                    run + t / "a" + "\" /dev/null");
+  ASSERT_EQ(tty.exit_code, 0) << tty.output;
+  EXPECT_TRUE(contains(tty.output, "[1/6]")) << tty.output;
+  EXPECT_TRUE(contains(tty.output, "ETA")) << tty.output;
+  auto ci = vlb::test::run_command("cd '" + vlb::test::source_dir() + "' && CI=true script -qec \"" +
+                                   run + t / "b" + "\" /dev/null");
+  ASSERT_EQ(ci.exit_code, 0) << ci.output;
+  EXPECT_FALSE(contains(ci.output, "ETA")) << ci.output;
+  EXPECT_TRUE(contains(ci.output, "6 runs")) << ci.output;
+}
+
+}  // namespace
