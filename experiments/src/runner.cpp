@@ -1,4 +1,5 @@
 // Running a plan into results/<experiment>/<key16>/ (experiments/SPEC.md "Results").
+#include "vlb/core/clock.h"
 #include "vlb/datasets/fewshot.h"
 #include "vlb/experiments/runner.h"
 
@@ -102,14 +103,6 @@ std::string hostname() {
   return buf;
 }
 
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string hdf5_version() {
   unsigned maj = 0, min = 0, rel = 0;
@@ -234,7 +227,7 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
     auto tp = Clock::now();
     Prediction pred = method->predict(eval, ctx);
     predict_s = seconds_since(tp);
-    Targets targets{eval.label(), eval.labels(), ds.num_classes()};
+    Targets targets{eval.label(), eval.labels(), ds.num_classes(), &ds, eval.rows};
     for (const auto& mc : c.metrics) {
       auto metric = reg.metrics.create(mc.name, mc.params);
       metric->reset();

@@ -13,6 +13,7 @@
 
 #include "vlb/core/error.h"
 #include "vlb/core/fs.h"
+#include "vlb/core/clock.h"
 #include "vlb/reports/report.h"
 
 namespace fs = std::filesystem;
@@ -105,15 +106,6 @@ Baseline parse_baseline(const std::string& file) {
   return b;
 }
 
-const Cell* find_cell(const Leaderboard& lb, const std::string& metric, const std::string& row,
-                      const std::string& col) {
-  auto m = lb.cells.find(metric);
-  if (m == lb.cells.end()) return nullptr;
-  auto r = m->second.find(row);
-  if (r == m->second.end()) return nullptr;
-  auto c = r->second.find(col);
-  return c == r->second.end() ? nullptr : &c->second;
-}
 
 std::string md(const std::string& s) {
   std::string out;
@@ -124,14 +116,6 @@ std::string md(const std::string& s) {
   return out;
 }
 
-std::string today_utc() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
-}
 
 }  // namespace
 
@@ -219,7 +203,7 @@ void bless_baseline(const std::string& baseline_file, const Leaderboard& lb,
     }
     std::set<std::tuple<std::string, std::string, std::string>> have;
     for (const Entry& e : b.entries) have.insert({e.row, e.column, e.metric});
-    std::string note = "blessed " + today_utc();
+    std::string note = "blessed " + utc_now("%Y-%m-%d");
     for (const auto& row : lb.rows)
       for (const auto& col : lb.columns)
         for (const auto& m : wanted) {

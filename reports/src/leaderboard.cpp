@@ -199,4 +199,14 @@ Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::str
   return lb;
 }
 
+const Cell* find_cell(const Leaderboard& lb, const std::string& metric, const std::string& row,
+                      const std::string& column) {
+  auto m = lb.cells.find(metric);
+  if (m == lb.cells.end()) return nullptr;
+  auto r = m->second.find(row);
+  if (r == m->second.end()) return nullptr;
+  auto c = r->second.find(column);
+  return c == r->second.end() ? nullptr : &c->second;
+}
+
 }  // namespace vlb

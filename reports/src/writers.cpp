@@ -10,15 +10,6 @@
 namespace vlb {
 namespace {
 
-const Cell* find_cell(const Leaderboard& lb, const std::string& metric, const std::string& row,
-                      const std::string& col) {
-  auto m = lb.cells.find(metric);
-  if (m == lb.cells.end()) return nullptr;
-  auto r = m->second.find(row);
-  if (r == m->second.end()) return nullptr;
-  auto c = r->second.find(col);
-  return c == r->second.end() ? nullptr : &c->second;
-}
 
 bool higher_better(const Leaderboard& lb, const std::string& metric) {
   auto it = lb.higher_is_better.find(metric);

@@ -13,11 +13,18 @@
 
 namespace vlb {
 
-/// Ground truth for one batch of evaluation rows.
+/// Ground truth for one batch of evaluation rows, for every task shape (see method.h):
+///  - classification / few-shot / open vocabulary: `label` (and `num_classes`);
+///  - GZSL: `label`, with seen/unseen class ids read from dataset->class_splits;
+///  - multi-label with partial labels: `labels` ([n, C] in {+1, -1, 0 = unknown});
+///  - image-text retrieval and compositional groups: `dataset->texts.image` (caption -> image
+///    row) and the groups, indexed through `rows` (the evaluated image rows).
 struct Targets {
   at::Tensor label;        // [n] int64 single-label class ids (-1 = none)
   at::Tensor labels;       // [n, C] int8 multi-label (+1/-1/0), undefined when single-label
   int64_t num_classes = 0;
+  const Dataset* dataset = nullptr;  // the evaluated dataset (class splits, texts, groups)
+  at::Tensor rows;                   // [n] int64 dataset rows of this batch
 };
 
 struct MetricValue {

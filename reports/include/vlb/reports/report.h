@@ -58,6 +58,10 @@ struct Leaderboard {
 /// Varying keys exclude runtime.seed (aggregated into cells) and everything under "experiment".
 /// Primary metric: `primary_metric` if given (Error if no ok run has it), else "cls/top1" when
 /// present, else the alphabetically first metric. Error if ok runs disagree on a direction.
+/// The cell of (metric, row, column), or nullptr when the leaderboard has none.
+const Cell* find_cell(const Leaderboard& lb, const std::string& metric, const std::string& row,
+                      const std::string& column);
+
 Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::string& experiment,
                               const std::string& primary_metric = "");
 

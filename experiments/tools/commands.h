@@ -1,0 +1,37 @@
+#pragma once
+// Each subcommand lives in its own file (cmd_<name>.cpp) and exposes one add_<name>_command()
+// that declares its options on the app and returns the function that runs it once parsed.
+// vlb_main.cpp gathers them; adding a subcommand = one file + one line there.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+
+namespace vlb::cli {
+
+// Exit codes shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRegression = 1;  // `check` found a regression
+inline constexpr int kExitBadInput = 2;    // bad spec, data file or usage (message says where)
+inline constexpr int kExitRunsFailed = 3;  // some runs of a sweep failed (recorded per run)
+
+/// Registers a subcommand; the returned action runs when that subcommand was given.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Command add_registry_commands_list(CLI::App& app);
+Command add_registry_commands_describe(CLI::App& app);
+Command add_run_command(CLI::App& app);
+Command add_report_command(CLI::App& app);
+Command add_check_command(CLI::App& app);
+Command add_bless_command(CLI::App& app);
+Command add_convert_command(CLI::App& app);
+Command add_synth_command(CLI::App& app);
+Command add_inspect_command(CLI::App& app);
+
+/// True when stderr is a terminal and CI is unset: progress lines are wanted.
+bool interactive();
+
+}  // namespace vlb::cli
