@@ -30,6 +30,8 @@ int run_main(int argc, char** argv) {
       add_convert_command(app),
       add_synth_command(app),
       add_inspect_command(app),
+      add_status_command(app),
+      add_worker_command(app),
   };
   try {
     app.parse(argc, argv);

@@ -1,0 +1,73 @@
+#pragma once
+// Plans split into shards that independent worker processes execute (docs/cluster.md). The local
+// `--jobs N` backend and Slurm array tasks both hand a worker a plan directory (plan.json) and a
+// task index; the worker re-expands the spec, checks that the run keys still match, and runs its
+// shard. Run directories are published by rename and every key belongs to exactly one shard, so
+// workers never write the same path.
+#include <cstddef>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "vlb/experiments/builtins.h"
+#include "vlb/experiments/runner.h"
+
+namespace vlb {
+
+struct Plan;
+
+/// results/<exp>/.plan/<id>/plan.json: what a worker needs to rebuild the same plan, and the shards.
+struct PlanFile {
+  std::string experiment;
+  std::string spec_path;     // absolute
+  std::string working_dir;   // absolute: relative paths inside the spec resolve from here
+  std::string results_root;  // absolute
+  std::vector<std::string> overrides;
+  int threads_override = 0;
+  bool force = false;
+  struct Run {
+    size_t index = 0;
+    std::string key;          // 64 hex
+    std::string description;  // "method [ablation] axis=v seed=s"
+    std::string config_yaml;  // config.resolved.yaml text, for people reading the plan
+    int threads = 1;
+    int task = -1;            // -1: in no shard (done already, or a duplicate of an earlier run)
+  };
+  std::vector<Run> runs;                        // every run of the plan, plan order
+  std::vector<std::vector<std::string>> tasks;  // task index -> distinct run keys
+};
+
+/// Absolute paths are taken of spec, results root and the current directory.
+PlanFile make_plan_file(const Plan& plan, const RunOptions& opts,
+                        const std::vector<std::vector<std::string>>& tasks);
+void write_plan_file(const PlanFile& pf, const std::string& path);  // atomic (temp + rename)
+/// DataError "path: key: message" on anything malformed.
+PlanFile read_plan_file(const std::string& path);
+
+/// keys[j] -> shard j % shards (the local backend: neighbouring runs spread over workers).
+std::vector<std::vector<std::string>> shard_round_robin(const std::vector<std::string>& keys,
+                                                        int shards);
+/// Consecutive chunks of `per_task` keys (Slurm: task i holds runs [i*per_task, (i+1)*per_task)).
+std::vector<std::vector<std::string>> shard_chunks(const std::vector<std::string>& keys,
+                                                   int per_task);
+
+/// The distinct run keys of `plan`, in plan order, that a sweep would execute now (not done, or
+/// all with `force`). Duplicate keys appear once: one worker owns each key.
+std::vector<std::string> runnable_keys(const Plan& plan, bool force);
+
+struct WorkerSummary {
+  int ran = 0;
+  int skipped = 0;  // already done when the worker reached them
+  int failed = 0;
+};
+
+/// Executes task `task` of `plan_dir`/plan.json with the given registries. Prints one line per run
+/// (unless quiet; failures always go to stderr). Throws DataError when the spec no longer expands
+/// to the planned keys (it was edited after submission) or the task index is out of range.
+WorkerSummary run_worker_task(const std::string& plan_dir, int task, const Registries& reg,
+                              bool quiet, std::ostream& out);
+
+/// This machine's host name, made safe for file names.
+std::string host_tag();
+
+}  // namespace vlb
