@@ -2,12 +2,14 @@
 // directories alone.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
 #include "commands.h"
 #include "vlb/core/error.h"
 #include "vlb/core/fs.h"
+#include "vlb/reports/page.h"
 #include "vlb/reports/report.h"
 
 namespace fs = std::filesystem;
@@ -36,15 +38,25 @@ Leaderboard leaderboard_of(const std::string& dir, const std::string& primary) {
 
 }  // namespace
 
+/// The command line that regenerates the page, rebuilt from the parsed options (so it reads the
+/// same whatever binary path or option order was used).
+std::string quote_arg(const std::string& a) {
+  if (!a.empty() && a.find_first_of(" \t'\"$`\\;&|<>()*?[]{}~#") == std::string::npos) return a;
+  std::string out = "'";
+  for (char c : a) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 Command add_report_command(CLI::App& app) {
   struct State {
     std::vector<std::string> dirs;
-    std::string primary, out;
+    std::string primary, out, baseline_row, paper, html_title;
     std::vector<std::string> formats{"markdown", "csv", "json"};
-    bool print = false;
+    bool print = false, html = false, latex = false;
   };
   auto st = std::make_shared<State>();
-  auto* sub = app.add_subcommand("report", "Write the leaderboard (Markdown, CSV, JSON) of experiment results");
+  auto* sub = app.add_subcommand(
+      "report", "Write the leaderboard (Markdown, CSV, JSON; --html page, --latex table) of experiment results");
   sub->add_option("dirs", st->dirs, "results/<experiment> directories")->required();
   sub->add_option("--primary", st->primary, "primary metric (default cls/top1 if present)");
   sub->add_option("--format", st->formats, "writers to use (see `vlb list writers`)")
@@ -52,17 +64,55 @@ Command add_report_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--out", st->out, "write here instead of into each experiment directory");
   sub->add_flag("--print", st->print, "also print the Markdown leaderboard");
+  sub->add_flag("--html", st->html,
+                "also write one self-contained report.html for all DIRS (into --out, the experiment "
+                "directory, or for several experiments their common parent)");
+  sub->add_flag("--latex", st->latex, "also write leaderboard.tex (booktabs)");
+  sub->add_option("--baseline-row", st->baseline_row,
+                  "row the HTML page compares every method with (label or unique prefix; default: first row)");
+  sub->add_option("--paper", st->paper,
+                  "YAML file of published values: values: [{row, column, value, source}] (shown as Δ paper)");
   return {sub, [st] {
+            std::vector<Leaderboard> boards;
             for (const auto& dir : st->dirs) {
               Leaderboard lb = leaderboard_of(dir, st->primary);
               std::string target = st->out.empty() ? dir : st->out;
-              for (const auto& f : st->formats) {
+              std::vector<std::string> formats = st->formats;
+              if (st->latex && std::find(formats.begin(), formats.end(), "latex") == formats.end())
+                formats.push_back("latex");
+              for (const auto& f : formats) {
                 auto writer = writers().create(f, Params{});
                 std::string path = (fs::path(target) / ("leaderboard." + writer->extension())).string();
                 write_file_atomic(path, writer->render(lb));
                 std::cerr << "vlb report: wrote " << path << "\n";
               }
               if (st->print) std::cout << writers().create("markdown", Params{})->render(lb);
+              boards.push_back(std::move(lb));
+            }
+            if (st->html) {
+              HtmlPageOptions opt;
+              if (!st->paper.empty()) opt.paper = load_paper_values(st->paper);
+              opt.baseline_row = st->baseline_row;
+              std::string page_dir = st->out;
+              if (page_dir.empty()) {
+                page_dir = st->dirs.size() == 1
+                               ? st->dirs[0]
+                               : fs::path(st->dirs[0]).lexically_normal().parent_path().string();
+                if (page_dir.empty()) page_dir = ".";
+              }
+              opt.page_dir = page_dir;
+              std::string cmd = "vlb report";
+              for (const auto& d : st->dirs) cmd += " " + quote_arg(d);
+              cmd += " --html";
+              if (st->latex) cmd += " --latex";
+              if (!st->primary.empty()) cmd += " --primary " + quote_arg(st->primary);
+              if (!st->baseline_row.empty()) cmd += " --baseline-row " + quote_arg(st->baseline_row);
+              if (!st->paper.empty()) cmd += " --paper " + quote_arg(st->paper);
+              if (!st->out.empty()) cmd += " --out " + quote_arg(st->out);
+              opt.command = cmd;
+              std::string path = (fs::path(page_dir) / "report.html").string();
+              write_file_atomic(path, render_html_page(boards, opt));
+              std::cerr << "vlb report: wrote " << path << "\n";
             }
             return kExitOk;
           }};

@@ -153,9 +153,39 @@ Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::str
   // metric -> row -> column -> values over seeds
   std::map<std::string, std::map<std::string, std::map<std::string, std::vector<double>>>> values;
   std::set<int64_t> seeds;
+  std::map<std::string, std::map<std::string, std::vector<double>>> walls;
+  std::set<std::string> shas, threads, cpus;
+  std::map<std::string, std::set<std::string>> versions;
   for (const auto* r : ok) {
     std::string row = row_label(*r);
     std::string col = join_kv(*r, lb.column_keys, col_names);
+    for (const auto& k : lb.row_keys) lb.row_config[row][k] = value_of(*r, k);
+    for (const auto& k : lb.column_keys) lb.column_config[col][k] = value_of(*r, k);
+    lb.run_dirs[row][col].push_back(r->dir);
+    if (r->wall_seconds >= 0.0) {
+      walls[row][col].push_back(r->wall_seconds);
+      lb.env.total_wall_seconds += r->wall_seconds;
+    }
+    auto env = [&](const std::string& k) {
+      auto it = r->env.find(k);
+      return it == r->env.end() ? std::string() : it->second;
+    };
+    if (!env("git_sha").empty()) shas.insert(env("git_sha"));
+    if (env("git_dirty") == "true") lb.env.any_dirty = true;
+    if (!env("threads").empty()) threads.insert(env("threads"));
+    if (!env("cpu_model").empty()) cpus.insert(env("cpu_model"));
+    for (const char* v : {"vlb", "torch", "hdf5"})
+      if (!env(std::string(v) + "_version").empty()) versions[v].insert(env(std::string(v) + "_version"));
+    if (!env("compiler").empty()) versions["compiler"].insert(env("compiler"));
+    if (!env("dataset.fingerprint").empty()) {
+      std::string name = env("dataset.path").empty() ? env("dataset.source") : env("dataset.path");
+      lb.env.datasets[name.empty() ? "(dataset)" : name] = env("dataset.fingerprint");
+    }
+    std::string started = env("started_at");
+    if (!started.empty()) {
+      if (lb.env.first_started.empty() || started < lb.env.first_started) lb.env.first_started = started;
+      if (started > lb.env.last_started) lb.env.last_started = started;
+    }
     auto update_first = [&](std::map<std::string, int64_t>& m, const std::string& label) {
       auto it = m.find(label);
       if (it == m.end() || r->plan_index < it->second) m[label] = r->plan_index;
@@ -165,6 +195,7 @@ Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::str
     seeds.insert(r->seed);
     for (const auto& [metric, v] : r->metrics) {
       values[metric][row][col].push_back(v);
+      lb.seed_values[metric][row][col][r->seed] = v;
       auto dir = r->higher_is_better.find(metric);
       bool hib = dir == r->higher_is_better.end() ? true : dir->second;
       auto known = lb.higher_is_better.find(metric);
@@ -179,6 +210,16 @@ Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::str
   lb.rows = ordered(row_first);
   lb.columns = ordered(col_first);
   lb.seeds.assign(seeds.begin(), seeds.end());
+  lb.env.git_shas.assign(shas.begin(), shas.end());
+  lb.env.threads.assign(threads.begin(), threads.end());
+  lb.env.cpu_models.assign(cpus.begin(), cpus.end());
+  for (const auto& [name, vals] : versions) {
+    std::string joined;
+    for (const auto& v : vals) joined += (joined.empty() ? "" : ", ") + v;
+    lb.env.versions[name] = joined;
+  }
+  for (const auto& [row, by_col] : walls)
+    for (const auto& [col, v] : by_col) lb.wall_seconds[row][col] = aggregate(v);
   for (const auto& [metric, by_row] : values)
     for (const auto& [row, by_col] : by_row)
       for (const auto& [col, v] : by_col) lb.cells[metric][row][col] = aggregate(v);

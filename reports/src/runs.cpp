@@ -126,6 +126,36 @@ void read_metrics(const std::string& file, RunRecord& r) {
   }
 }
 
+void flatten_json(const nlohmann::json& j, const std::string& prefix,
+                  std::map<std::string, std::string>& out) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) flatten_json(v, prefix.empty() ? k : prefix + "." + k, out);
+  } else if (j.is_string()) {
+    out[prefix] = j.get<std::string>();
+  } else {
+    out[prefix] = j.dump();
+  }
+}
+
+// env.json is optional (runs written before it existed still report), but a present one must parse.
+void read_env(const std::string& file, RunRecord& r) {
+  if (!fs::exists(file)) return;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(file));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw DataError(file, "byte " + std::to_string(e.byte), std::string("malformed JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw DataError(file, "", "expected a JSON object");
+  flatten_json(j, "", r.env);
+  if (j.contains("wall_seconds")) {
+    if (!j["wall_seconds"].is_number()) {
+      throw DataError(file, "wall_seconds", "expected a number, got " + j["wall_seconds"].dump());
+    }
+    r.wall_seconds = j["wall_seconds"].get<double>();
+  }
+}
+
 }  // namespace
 
 std::vector<RunRecord> load_runs(const std::string& experiment_dir) {
@@ -154,6 +184,7 @@ std::vector<RunRecord> load_runs(const std::string& experiment_dir) {
     read_metrics(metrics_file, r);
     std::string config_file = (d / "config.resolved.yaml").string();
     r.config = read_config(config_file);
+    read_env((d / "env.json").string(), r);
     auto get = [&](const std::string& k) {
       auto it = r.config.find(k);
       return it == r.config.end() ? std::string() : it->second;

@@ -5,34 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "format.h"
+#include "vlb/reports/page.h"
 #include "vlb/reports/report.h"
 
 namespace vlb {
 namespace {
 
+using namespace report_format;
 
-bool higher_better(const Leaderboard& lb, const std::string& metric) {
-  auto it = lb.higher_is_better.find(metric);
-  return it == lb.higher_is_better.end() ? true : it->second;
-}
-
-// Metrics whose every mean lies in [0, 1] are fractions (accuracies, recalls): shown as percent.
-// Anything else (losses, ranks) is shown as is, so a table never multiplies a rank by 100.
-bool as_percent(const Leaderboard& lb, const std::string& metric) {
-  auto m = lb.cells.find(metric);
-  if (m == lb.cells.end()) return false;
-  for (const auto& [row, by_col] : m->second)
-    for (const auto& [col, c] : by_col)
-      if (c.mean < 0.0 || c.mean > 1.0) return false;
-  return true;
-}
-
-std::string fmt_cell(const Cell& c, bool percent, bool with_n) {
-  std::string s = percent ? fmt::format("{:.2f} ± {:.2f}", 100.0 * c.mean, 100.0 * c.std)
-                          : fmt::format("{:.4g} ± {:.2g}", c.mean, c.std);
-  if (with_n) s += fmt::format(" (n={})", c.n);
-  return s;
-}
 
 std::string md_escape(const std::string& s) {
   std::string out;
@@ -41,29 +22,6 @@ std::string md_escape(const std::string& s) {
     out += ch;
   }
   return out;
-}
-
-std::string column_title(const std::string& col) { return col.empty() ? "result" : col; }
-
-std::string metric_title(const Leaderboard& lb, const std::string& metric) {
-  return metric + (as_percent(lb, metric) ? " (%)" : "");
-}
-
-/// Best mean in one column of one metric, respecting its direction; false if < 2 cells or all
-/// cells are equal (bolding then says nothing).
-bool best_in_column(const Leaderboard& lb, const std::string& metric, const std::string& col,
-                    double& best) {
-  bool hib = higher_better(lb, metric);
-  int count = 0;
-  bool all_equal = true;
-  for (const auto& row : lb.rows) {
-    const Cell* c = find_cell(lb, metric, row, col);
-    if (!c) continue;
-    if (count > 0 && c->mean != best) all_equal = false;
-    if (count == 0 || (hib ? c->mean > best : c->mean < best)) best = c->mean;
-    ++count;
-  }
-  return count >= 2 && !all_equal;
 }
 
 class MarkdownWriter : public ReportWriter {
@@ -216,6 +174,12 @@ class JsonWriter : public ReportWriter {
   }
 };
 
+class LatexWriter : public ReportWriter {
+ public:
+  std::string extension() const override { return "tex"; }
+  std::string render(const Leaderboard& lb) const override { return render_latex(lb); }
+};
+
 template <class W>
 RegistryEntry<ReportWriter> writer_entry(const std::string& name, const std::string& help) {
   RegistryEntry<ReportWriter> e;
@@ -233,6 +197,7 @@ void register_builtin_writers(ReportWriterRegistry& reg) {
       "markdown", "leaderboard.md: primary-metric pivot (best in bold) + one table per column"));
   reg.add(writer_entry<CsvWriter>("csv", "leaderboard.csv: long format row,column,metric,mean,std,n"));
   reg.add(writer_entry<JsonWriter>("json", "leaderboard.json: rows, columns and every cell"));
+  reg.add(writer_entry<LatexWriter>("latex", "leaderboard.tex: booktabs table of the primary metric"));
 }
 
 }  // namespace vlb

@@ -24,6 +24,10 @@ struct RunRecord {
   std::map<std::string, bool> higher_is_better;
   int64_t plan_index = -1;                         // position in the expanded plan (row order)
   int64_t n_eval = -1;                             // -1 when metrics.json does not say
+  // env.json flattened to dotted keys ("dataset.fingerprint", "torch_version"); empty when the
+  // run directory has no env.json (older runs). Values are JSON scalars as text (strings unquoted).
+  std::map<std::string, std::string> env;
+  double wall_seconds = -1.0;                      // env.json wall_seconds; -1 when absent
 };
 
 /// Reads every run directory below `experiment_dir` (skips temp dirs). DataError on a malformed one.
@@ -32,6 +36,19 @@ struct RunRecord {
 /// Config values are flattened to dotted keys: maps nest ("dataset.params.spread" -> "0.4"),
 /// lists render as "[top1, top5]", null as "".
 std::vector<RunRecord> load_runs(const std::string& experiment_dir);
+
+/// What the ok runs of an experiment say about where they ran (from env.json). Sets hold the
+/// distinct values: more than one git SHA or thread count is worth seeing in a report header.
+struct EnvSummary {
+  std::vector<std::string> git_shas;               // distinct, sorted
+  bool any_dirty = false;                          // some run had uncommitted changes
+  std::map<std::string, std::string> versions;     // "vlb", "torch", "hdf5", "compiler" -> "a, b"
+  std::vector<std::string> threads;                // distinct runtime thread counts
+  std::vector<std::string> cpu_models;
+  std::map<std::string, std::string> datasets;     // dataset path or source -> fingerprint
+  std::string first_started, last_started;         // ISO-8601 UTC, "" when unknown
+  double total_wall_seconds = 0.0;
+};
 
 /// One leaderboard row: runs that differ only by seed.
 struct Cell {
@@ -53,6 +70,21 @@ struct Leaderboard {
   int ok_runs = 0;
   std::vector<int64_t> seeds;              // distinct runtime.seed values of ok runs, sorted
   std::vector<std::string> failures;       // "<run dir name>: <error>" per failed run
+
+  // ---- Detail kept for paired tests, plots and links (HTML/LaTeX pages) ----
+  // metric -> row -> column -> seed -> value (the values each Cell aggregates).
+  std::map<std::string,
+           std::map<std::string, std::map<std::string, std::map<int64_t, double>>>>
+      seed_values;
+  // row -> column -> wall seconds over seeds (runs without env.json wall_seconds are left out).
+  std::map<std::string, std::map<std::string, Cell>> wall_seconds;
+  // row -> column -> run directories (as load_runs names them), in run (plan) order.
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> run_dirs;
+  // Values of the varying keys that name each label: row -> {row key -> value},
+  // column -> {column key -> value}. A key absent from a run has the value "<absent>".
+  std::map<std::string, std::map<std::string, std::string>> row_config;
+  std::map<std::string, std::map<std::string, std::string>> column_config;
+  EnvSummary env;
 };
 
 /// Varying keys exclude runtime.seed (aggregated into cells) and everything under "experiment".
@@ -76,7 +108,7 @@ class ReportWriter {
   virtual std::string render(const Leaderboard& lb) const = 0;
 };
 using ReportWriterRegistry = Registry<ReportWriter>;
-void register_builtin_writers(ReportWriterRegistry& reg);  // markdown, csv, json
+void register_builtin_writers(ReportWriterRegistry& reg);  // markdown, csv, json, latex
 
 // ---- Regression gate --------------------------------------------------------------------------
 // Baseline file: {"entries": [{"row": ROW, "column": COL, "metric": M, "expected": x,
