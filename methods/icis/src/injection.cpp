@@ -1,0 +1,160 @@
+// Seen/unseen setup, base classifier and joint head shared by every injection method.
+#include "injection.h"
+
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+
+#include <limits>
+
+#include "vlb/core/error.h"
+#include "vlb/methods/ops.h"
+
+namespace vlb::icis {
+
+void add_common_params(ParamSchema& s) {
+  s.add_string("descriptor", "att", {}, "class descriptor kind (/classes/descriptors/<kind>)")
+      .add_string("descriptor_norm", "l2", {"l2", "none"},
+                  "l2: L2-normalise each class descriptor row (official: att columns are unit "
+                  "norm as stored, wiki2vec/ConceptNet rows are normalised at load)")
+      .add_string("seen_split", "seen", {}, "/class_splits entry of the seen classes")
+      .add_string("unseen_split", "unseen", {}, "/class_splits entry of the unseen classes")
+      .add_float("base_lr", 1e-4, 1e-8, 10.0, "base classifier: Adam learning rate")
+      .add_int("base_epochs", 100, 1, 100000, "base classifier: epochs")
+      .add_int("base_batch_size", 16, 1, 1 << 20, "base classifier: mini-batch size")
+      .add_string("base_select_split", "", {},
+                  "empty: keep the last base-classifier epoch. A split name (the official code "
+                  "uses test_seen): keep the epoch with the best per-class accuracy on that "
+                  "split's seen-class rows. Leaks the test set into the base model; reported as "
+                  "aux base_selected_epoch");
+}
+
+at::Tensor train_base_classifier(const at::Tensor& x, const at::Tensor& y_local, int64_t num_seen,
+                                 const BaseClassifierOptions& o, const at::Tensor& select_x,
+                                 const at::Tensor& select_y, int64_t* selected_epoch) {
+  const int64_t n = x.size(0), d = x.size(1);
+  auto w = torch::normal(0.0, 0.02, {num_seen, d}).requires_grad_(true);
+  auto b = torch::zeros({num_seen}, torch::requires_grad());
+  torch::optim::Adam opt({w, b}, torch::optim::AdamOptions(o.lr).betas(std::make_tuple(0.9, 0.999)));
+  const bool select = select_x.defined() && select_x.size(0) > 0;
+  double best_acc = -1.0;
+  at::Tensor best;
+  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
+    auto perm = torch::randperm(n, torch::kLong);
+    for (int64_t start = 0; start < n; start += o.batch_size) {
+      auto idx = perm.narrow(0, start, std::min(o.batch_size, n - start));
+      opt.zero_grad();
+      auto logits = torch::addmm(b, x.index_select(0, idx), w.t());
+      auto loss = torch::nn::functional::cross_entropy(logits, y_local.index_select(0, idx));
+      loss.backward();
+      opt.step();
+    }
+    if (select) {
+      torch::NoGradGuard ng;
+      auto pred = torch::addmm(b, select_x, w.t()).argmax(1);
+      // Per-class mean accuracy over the classes present (argmax ties: lowest index, as torch).
+      auto hit = pred.eq(select_y).to(torch::kDouble);
+      auto tot = torch::zeros({num_seen}, torch::kDouble).index_add_(0, select_y, torch::ones_like(hit));
+      auto cor = torch::zeros({num_seen}, torch::kDouble).index_add_(0, select_y, hit);
+      auto present = tot.gt(0);
+      double acc = (cor.masked_select(present) / tot.masked_select(present)).mean().item<double>();
+      if (acc > best_acc) {  // strictly better: the earliest best epoch wins
+        best_acc = acc;
+        best = torch::cat({w.detach(), b.detach().unsqueeze(1)}, 1).clone();
+        if (selected_epoch) *selected_epoch = epoch;
+      }
+    }
+  }
+  if (select) return best;
+  if (selected_epoch) *selected_epoch = o.epochs - 1;
+  return torch::cat({w.detach(), b.detach().unsqueeze(1)}, 1);
+}
+
+InjectionMethod::InjectionMethod(const Params& p, std::string name)
+    : name_(std::move(name)),
+      descriptor_(p.get_string("descriptor")),
+      seen_split_(p.get_string("seen_split")),
+      unseen_split_(p.get_string("unseen_split")),
+      descriptor_norm_(p.get_string("descriptor_norm")),
+      base_select_split_(p.get_string("base_select_split")) {
+  base_.lr = p.get_float("base_lr");
+  base_.epochs = p.get_int("base_epochs");
+  base_.batch_size = p.get_int("base_batch_size");
+}
+
+void InjectionMethod::fit(const DataView& train, const RunContext& ctx) {
+  const Dataset& ds = *train.dataset;
+  num_classes_ = ds.num_classes();
+  for (const auto* split : {&seen_split_, &unseen_split_})
+    if (!ds.class_splits.count(*split))
+      throw DataError(ds.path, "/class_splits/" + *split,
+                      name_ + ": the dataset has no such class split (a GZSL dataset needs "
+                              "seen and unseen class splits)");
+  seen_ = ds.class_splits.at(seen_split_).to(torch::kLong);
+  unseen_ = ds.class_splits.at(unseen_split_).to(torch::kLong);
+  auto it = ds.descriptors.find(descriptor_);
+  if (it == ds.descriptors.end()) {
+    std::string avail;
+    for (const auto& kv : ds.descriptors) avail += (avail.empty() ? "" : ", ") + kv.first;
+    throw DataError(ds.path, "/classes/descriptors/" + descriptor_,
+                    fmt::format("{}: no such descriptor kind (available: {})", name_,
+                                avail.empty() ? "none" : avail));
+  }
+  a_all_ = it->second.to(torch::kFloat);
+  if (descriptor_norm_ == "l2") a_all_ = l2_normalize(a_all_);
+  a_seen_ = a_all_.index_select(0, seen_);
+  a_unseen_ = a_all_.index_select(0, unseen_);
+
+  // Seen class id -> row of the base classifier; training rows must all be seen classes.
+  auto local = torch::full({num_classes_}, -1, torch::kLong);
+  local.index_put_({seen_}, torch::arange(seen_.size(0), torch::kLong));
+  auto y = train.label();
+  auto y_local = local.index_select(0, y.clamp_min(0));
+  auto bad = (y.lt(0) | y_local.lt(0)).nonzero();
+  if (bad.size(0) > 0) {
+    int64_t r = bad[0][0].item<int64_t>();
+    throw DataError(ds.path, "/splits/" + train.split,
+                    fmt::format("{}: training row {} (dataset row {}) has label {}, which is not "
+                                "a seen class: the base classifier is trained on seen classes only",
+                                name_, r, train.rows[r].item<int64_t>(), y[r].item<int64_t>()));
+  }
+  if (y.numel() == 0) throw ConfigError(name_ + ": the training split '" + train.split + "' is empty");
+
+  at::Tensor sel_x, sel_y;
+  if (!base_select_split_.empty()) {
+    DataView sv = make_view(ds, base_select_split_);
+    auto sy = local.index_select(0, sv.label().clamp_min(0));
+    auto keep = sy.ge(0) & sv.label().ge(0);
+    sel_x = sv.features().index({keep});
+    sel_y = sy.index({keep});
+  }
+  omega_seen_ = train_base_classifier(train.features(), y_local, seen_.size(0), base_, sel_x,
+                                      sel_y, &base_selected_epoch_);
+  ctx.log(fmt::format("{}: base classifier over {} seen classes (epoch {})", name_, seen_.size(0),
+                      base_selected_epoch_));
+  torch::NoGradGuard ng;
+  omega_unseen_ = inject(ctx).detach();
+  if (!torch::isfinite(omega_unseen_).all().item<bool>())
+    throw Error(name_ + ": injected weights are not finite (training diverged)");
+}
+
+Prediction InjectionMethod::predict(const DataView& eval, const RunContext&) {
+  torch::NoGradGuard ng;
+  const int64_t d1 = omega_seen_.size(1);
+  // Classes in neither split are not part of the GZSL head: -inf scores.
+  auto omega = torch::zeros({num_classes_, d1});
+  omega.index_copy_(0, seen_, omega_seen_);
+  omega.index_copy_(0, unseen_, omega_unseen_);
+  auto member = torch::zeros({num_classes_}, torch::kBool);
+  member.index_fill_(0, seen_, true).index_fill_(0, unseen_, true);
+  auto w = omega.narrow(1, 0, d1 - 1);
+  auto b = omega.select(1, d1 - 1);
+  auto scores = torch::addmm(b, eval.features(), w.t());
+  scores.masked_fill_(member.logical_not().unsqueeze(0),
+                      -std::numeric_limits<float>::infinity());
+  Prediction p{scores, {}};
+  p.aux["base_selected_epoch"] = torch::tensor({base_selected_epoch_});
+  return p;
+}
+
+}  // namespace vlb::icis

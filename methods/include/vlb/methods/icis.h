@@ -1,0 +1,78 @@
+#pragma once
+// ICIS (Christensen et al., ICCV 2023: image-free classifier injection with semantics) and the
+// injection baselines it is compared with, on precomputed features (task shape kGzsl).
+//
+// Every method here: trains (or is given) a linear classifier over the seen classes on the
+// training split, predicts weights + bias for the unseen classes from the class descriptors
+// (/classes/descriptors/<kind>) without images, appends them and scores the evaluation rows over
+// all seen + unseen classes ([n, C]; columns of classes in neither split get -inf).
+// Metrics (gzsl) restrict to the unseen head for ZSL.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vlb/methods/method.h"
+
+namespace vlb {
+
+void register_icis(MethodRegistry& reg);          // icis (joint autoencoders, cosine losses)
+void register_mlp_injector(MethodRegistry& reg);  // single MLP a -> [w|b] (MSE or cosine)
+void register_subreg(MethodRegistry& reg);        // single MLP + subspace-projection regulariser
+void register_conse(MethodRegistry& reg);
+void register_costa(MethodRegistry& reg);
+void register_vgse_wavg(MethodRegistry& reg);
+void register_vgse_smo(MethodRegistry& reg);
+
+namespace icis {
+
+/// Per-row loss: 1 - cos(x_i, y_i) (eps 1e-8, as torch) or mean_d (x_id - y_id)^2. Returns [n].
+at::Tensor row_loss(const at::Tensor& x, const at::Tensor& y, bool cosine);
+
+struct JointLosses {
+  at::Tensor aa, wa, ww, aw;  // scalars
+};
+/// The four ICIS terms for one batch (spec §1.4): L_aa averaged over all B rows; L_wa, L_ww,
+/// L_aw over the rows with a real target weight (mask), divided by max(sum(mask), 1).
+JointLosses joint_losses(const at::Tensor& a, const at::Tensor& w, const at::Tensor& mask,
+                         const at::Tensor& a_aa, const at::Tensor& a_wa, const at::Tensor& w_ww,
+                         const at::Tensor& w_aw, bool cosine);
+
+/// Orthonormal basis Q [(D+1), S] of the span of the seen weight rows (reduced QR of Omega^T).
+at::Tensor seen_subspace_basis(const at::Tensor& omega_seen);
+/// x - x Q Q^T: the part of predicted weights outside the seen weights' span.
+at::Tensor off_subspace(const at::Tensor& x, const at::Tensor& q);
+
+/// The official early-stopping slope rule: after each epoch's mean loss is appended, for epochs
+/// > 20 (0-based): slope = -(mean(last 10) - mean(previous 10)) / 10; a slope below `threshold`
+/// increments a counter (else resets it); stop when it reaches `patience`.
+class SlopeEarlyStop {
+ public:
+  SlopeEarlyStop(double threshold, int patience = 5) : threshold_(threshold), patience_(patience) {}
+  /// Appends one epoch's loss; true when training should stop after this epoch.
+  bool update(double epoch_loss);
+  const std::vector<double>& losses() const { return losses_; }
+
+ private:
+  double threshold_;
+  int patience_;
+  int counter_ = 0;
+  std::vector<double> losses_;
+};
+
+// Training-free injection rules (spec §1.8); a: descriptors, omega_seen [S, D+1].
+/// COSTA: w_u = sum_s (a_u . a_s) Omega_s / (sum_s a_u . a_s + 1e-4).
+at::Tensor costa_weights(const at::Tensor& a_unseen, const at::Tensor& a_seen,
+                         const at::Tensor& omega_seen);
+/// VGSE-WAvg: w_u = sum_s exp(-eta ||a_u - a_s||) Omega_s.
+at::Tensor wavg_weights(const at::Tensor& a_unseen, const at::Tensor& a_seen,
+                        const at::Tensor& omega_seen, double eta);
+/// The norm-scale heuristic: W / (10 * mean row norm of W).
+at::Tensor norm_scale_heuristic(const at::Tensor& w);
+/// ConSE: e(x) = sum_s softmax(logits)_s a_s; scores [n, C] = cos(e(x), a_c).
+at::Tensor conse_scores(const at::Tensor& seen_logits, const at::Tensor& a_seen,
+                        const at::Tensor& a_all);
+
+}  // namespace icis
+}  // namespace vlb
