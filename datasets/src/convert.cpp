@@ -184,6 +184,72 @@ Dataset convert_npy(const ConvertNpyOptions& o) {
     }
     ds.texts.image = torch::full({T}, -1, torch::kLong);
     ds.texts.source = torch::zeros({T}, torch::kChar);
+    auto read_codes = [&](const std::string& file, int64_t lo, int64_t hi, const char* what) {
+      at::Tensor v = read_npy(file);
+      if (v.dim() != 1 || !is_int(v) || v.size(0) != T)
+        throw DataError(file, "", fmt::format("expected [T={}] integer {}, got {}", T, what,
+                                              shape_text(v)));
+      v = v.to(torch::kLong);
+      at::Tensor bad = ((v < lo) | (v >= hi)).nonzero();
+      if (bad.numel() > 0) {
+        int64_t r = bad[0][0].item<int64_t>();
+        throw DataError(file, fmt::format("row {}", r),
+                        fmt::format("{} {} out of range: expected {} <= value < {}", what,
+                                    v[r].item<int64_t>(), lo, hi));
+      }
+      source(file);
+      return v;
+    };
+    if (!o.text_types.empty()) {
+      ds.texts.type = read_codes(o.text_types, -1, kMaxTextType + 1, "text type codes").to(torch::kChar);
+      ds.texts.partner = o.text_partners.empty()
+                             ? torch::full({T}, -1, torch::kLong)
+                             : read_codes(o.text_partners, -1, C, "partner class ids");
+    } else if (!o.text_partners.empty()) {
+      throw ConfigError("convert npy: --text-partners needs --text-types");
+    }
+  } else if (!o.text_types.empty() || !o.text_partners.empty() || !o.text_classes.empty()) {
+    throw ConfigError("convert npy: --text-types/--text-partners/--text-classes need --text-features");
+  }
+
+  // Note [text bank rows]: a generic bank (e.g. LVIS/COCO/Objects365 name embeddings) becomes
+  // free-standing texts: class -1, type other, L2-normalised here because such dumps are raw
+  // encoder outputs (the CLIP vocab files have norms ~10) and every consumer wants unit rows.
+  for (const auto& bank : o.text_banks) {
+    at::Tensor b = read_npy(bank.features);
+    if (b.dim() != 2 || !at::isFloatingType(b.scalar_type()) || b.size(1) != D)
+      throw DataError(bank.features, "", fmt::format("expected [B, D={}] float bank features "
+                                                     "(D as in the image features), got {}",
+                                                     D, shape_text(b)));
+    all_fp16 = all_fp16 && b.scalar_type() == at::kHalf;
+    const int64_t B = b.size(0);
+    b = b.to(torch::kFloat);
+    b = b / b.norm(2, {1}, true).clamp_min(1e-12);
+    source(bank.features);
+    std::vector<std::string> names;
+    if (!bank.names.empty()) {
+      names = read_lines(bank.names, "text bank names");
+      if (static_cast<int64_t>(names.size()) != B)
+        throw DataError(bank.names, "", fmt::format("expected B={} lines (rows of {}), got {}", B,
+                                                    bank.features, names.size()));
+      source(bank.names);
+    } else {
+      std::string stem = fs::path(bank.features).stem().string();
+      for (int64_t i = 0; i < B; ++i) names.push_back(fmt::format("bank_{}_{}", stem, i));
+    }
+    Texts& tx = ds.texts;
+    const int64_t T0 = tx.size();
+    auto cat = [](const at::Tensor& a, const at::Tensor& b2) { return a.defined() ? torch::cat({a, b2}) : b2; };
+    tx.features = cat(tx.features, b);
+    tx.strings.insert(tx.strings.end(), names.begin(), names.end());
+    tx.image = cat(tx.image, torch::full({B}, -1, torch::kLong));
+    tx.cls = cat(tx.cls, torch::full({B}, -1, torch::kLong));
+    tx.source = cat(tx.source, torch::zeros({B}, torch::kChar));
+    // Typed rows stay typed: bank rows are "other". Untyped files stay untyped.
+    if (tx.type.defined() || T0 == 0) {
+      tx.type = cat(tx.type, torch::full({B}, -1, torch::kChar));
+      tx.partner = cat(tx.partner, torch::full({B}, -1, torch::kLong));
+    }
   }
 
   ds.attrs["feature_model"] = o.feature_model;

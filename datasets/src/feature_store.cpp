@@ -78,9 +78,39 @@ void write_contents(hid_t f, const Dataset& ds, const WriteOptions& opts) {
                     tx.cls.defined() ? tx.cls : torch::full({T}, -1, torch::kLong), DType::kInt64);
     h5::write_array(f, "/texts/source",
                     tx.source.defined() ? tx.source : torch::zeros({T}, torch::kChar), DType::kInt8);
+    // Optional text kinds (CODER); absent datasets keep files of older writers byte-identical.
+    if (tx.type.defined()) {
+      h5::write_array(f, "/texts/type", tx.type, DType::kInt8);
+      h5::write_array(f, "/texts/partner",
+                      tx.partner.defined() ? tx.partner : torch::full({T}, -1, torch::kLong),
+                      DType::kInt64);
+    }
   }
   (void)C;
 }
+
+}  // namespace
+
+const char* to_string(TextType t) {
+  switch (t) {
+    case TextType::kName: return "name";
+    case TextType::kAttribute: return "attribute";
+    case TextType::kAnalogy: return "analogy";
+    case TextType::kSynonym: return "synonym";
+    case TextType::kPair: return "pair";
+    case TextType::kOther: break;
+  }
+  return "other";
+}
+
+TextType parse_text_type(const std::string& name) {
+  for (int c = -1; c <= kMaxTextType; ++c)
+    if (name == to_string(static_cast<TextType>(c))) return static_cast<TextType>(c);
+  throw ConfigError("unknown text type '" + name +
+                    "' (expected name, attribute, analogy, synonym, pair or other)");
+}
+
+namespace {
 
 std::string fingerprint_of(hid_t f) {
   // Note [content fingerprint]: for every dataset in sorted path order we hash
@@ -268,6 +298,30 @@ Dataset load(const std::string& path) {
     if (!h5::is_integer(so.dtype) || so.shape != std::vector<int64_t>{T})
       r.fail("/texts/source", fmt::format("expected [T={}] int8, got {}", T, so.describe()));
     tx.source = h5::read_array(f, "/texts/source").to(torch::kChar);
+    if (h5::exists(f, "/texts/type")) {
+      at::Tensor ty = r.int_vector("/texts/type", T, fmt::format("[T={}] int8", T));
+      r.check_range("/texts/type", ty, -1, kMaxTextType + 1,
+                    "text type codes (-1 other, 0 name, 1 attribute, 2 analogy, 3 synonym, 4 pair)");
+      tx.type = ty.to(torch::kChar);
+      if (h5::exists(f, "/texts/partner")) {
+        tx.partner = r.int_vector("/texts/partner", T, fmt::format("[T={}] int64", T));
+        r.check_range("/texts/partner", tx.partner, -1, C, fmt::format("class ids (C={}, -1 = none)", C));
+      } else {
+        tx.partner = torch::full({T}, -1, torch::kLong);
+      }
+      // A one-vs-one text must name both of its classes, and they must differ.
+      auto is_pair = ty.eq(static_cast<int64_t>(TextType::kPair));
+      auto bad = (is_pair & (tx.cls.lt(0) | tx.partner.lt(0) | tx.cls.eq(tx.partner))).nonzero();
+      if (bad.size(0) > 0) {
+        int64_t row = bad[0][0].item<int64_t>();
+        r.fail("/texts/partner",
+               fmt::format("row {}: a pair text (type 4) needs /texts/class >= 0 and a different "
+                           "/texts/partner >= 0, got class {} partner {}",
+                           row, tx.cls[row].item<int64_t>(), tx.partner[row].item<int64_t>()));
+      }
+    } else if (h5::exists(f, "/texts/partner")) {
+      r.fail("/texts/partner", "present without /texts/type");
+    }
   }
 
   // Note [stored fingerprint]: loading trusts content_sha256 (recomputing costs a full extra

@@ -2,6 +2,13 @@
 // methods/, one line below, one spec under experiments/specs/.
 #include "vlb/experiments/builtins.h"
 
+#include "vlb/datasets/synth_textbank.h"
+#include "vlb/methods/coder.h"
+
+#include "vlb/datasets/synth_gzsl.h"
+#include "vlb/methods/icis.h"
+#include "vlb/metrics/gzsl.h"
+
 namespace vlb {
 namespace {
 
@@ -10,12 +17,26 @@ Registries make_builtins() {
   // Dataset sources
   register_h5_source(r.datasets);
   register_synth_source(r.datasets);
+  register_synth_textbank_source(r.datasets);
+  register_synth_gzsl_source(r.datasets);
   // Methods: baselines first
   register_zeroshot(r.methods);
   register_ncm(r.methods);
   register_linear_probe(r.methods);
+  register_coder_zeroshot(r.methods);
+  register_coder_star(r.methods);
+  register_coder_fewshot(r.methods);
+  register_tip_adapter(r.methods);
+  register_icis(r.methods);  // + its baselines (methods/icis)
+  register_mlp_injector(r.methods);
+  register_subreg(r.methods);
+  register_conse(r.methods);
+  register_costa(r.methods);
+  register_vgse_wavg(r.methods);
+  register_vgse_smo(r.methods);
   // Metrics
   register_classification_metrics(r.metrics);
+  register_gzsl_metrics(r.metrics);
   return r;
 }
 

@@ -27,6 +27,8 @@ void add_npy(CLI::App* convert, std::vector<Command>& subs) {
   struct State {
     std::string dir, classnames, text_features, text_classes, text_strings, out, name, model;
     std::vector<std::string> splits;
+    std::string text_types, text_partners;
+    std::vector<std::string> text_banks;
   };
   auto st = std::make_shared<State>();
   auto* sub = convert->add_subcommand("npy", "From .npy features/labels per split + a class-name list");
@@ -36,6 +38,9 @@ void add_npy(CLI::App* convert, std::vector<Command>& subs) {
   sub->add_option("--text-features", st->text_features, "optional [T, D] .npy of text embeddings");
   sub->add_option("--text-classes", st->text_classes, "optional [T] .npy: class id of each text");
   sub->add_option("--text-strings", st->text_strings, "optional text file: one string per text row");
+  sub->add_option("--text-types", st->text_types, "optional [T] .npy: text type code per text (-1 other, 0 name, 1 attribute, 2 analogy, 3 synonym, 4 pair)");
+  sub->add_option("--text-partners", st->text_partners, "optional [T] .npy: partner class of pair texts, else -1");
+  sub->add_option("--text-bank", st->text_banks, "FEATURES.npy[:NAMES.txt] generic text bank appended as free-standing, L2-normalised texts (repeatable)");
   sub->add_option("--out", st->out, "output .h5 file")->required();
   sub->add_option("--name", st->name, "dataset name (default: the folder or output name)");
   sub->add_option("--feature-model", st->model, "feature extractor, e.g. openai/ViT-B-32");
@@ -53,6 +58,13 @@ void add_npy(CLI::App* convert, std::vector<Command>& subs) {
     if (!st->text_features.empty()) o.text_features = st->text_features;
     if (!st->text_classes.empty()) o.text_classes = st->text_classes;
     if (!st->text_strings.empty()) o.text_strings = st->text_strings;
+    if (!st->text_types.empty()) o.text_types = st->text_types;
+    if (!st->text_partners.empty()) o.text_partners = st->text_partners;
+    for (const auto& b : st->text_banks) {
+      auto colon = b.find(':');
+      o.text_banks.push_back(colon == std::string::npos ? NpyTextBank{b, ""}
+                                                        : NpyTextBank{b.substr(0, colon), b.substr(colon + 1)});
+    }
     o.output = st->out;
     if (!st->name.empty()) o.dataset_name = st->name;
     if (o.dataset_name.empty()) {
@@ -77,6 +89,7 @@ Command add_convert_command(CLI::App& app) {
   convert->require_subcommand(1);
   auto subs = std::make_shared<std::vector<Command>>();
   add_npy(convert, *subs);
+  add_xlsa17(convert, *subs);  // xlsa17 and sun-clip-gzsl
   // Further converters: one add_<format>(convert, *subs) line each.
   return {convert, [subs] {
             for (const auto& c : *subs)

@@ -12,6 +12,13 @@ struct NpySplit {
   std::string name, features, labels;
 };
 
+/// A generic neighbour bank appended to /texts as free-standing rows (class -1, type other),
+/// e.g. CLIP embeddings of a detection vocabulary. Rows are L2-normalised on conversion.
+struct NpyTextBank {
+  std::string features;  // .npy [B, D] float
+  std::string names;     // optional text file, one string per row (default "bank_<file>_<i>")
+};
+
 struct ConvertNpyOptions {
   std::vector<NpySplit> splits;   // concatenated into /images in this order
   std::string classnames;         // text file, one class name per line
@@ -19,6 +26,9 @@ struct ConvertNpyOptions {
   std::string text_classes;       // optional .npy [T] ints; if absent and T == C, text t -> class t
   std::string text_strings;       // optional text file, one string per text row (default: the
                                   // class name for class prompts, "text_<t>" otherwise)
+  std::string text_types;         // optional .npy [T] ints: TextType codes (-1..4) per text row
+  std::string text_partners;      // optional .npy [T] ints: partner class of pair texts (else -1)
+  std::vector<NpyTextBank> text_banks;  // appended after the text_features rows, in this order
   std::string output;
   std::string dataset_name;
   std::string feature_model = "unknown";

@@ -13,6 +13,21 @@
 
 namespace vlb {
 
+/// /texts/type codes (datasets/SCHEMA.md). kPair texts ("c vs o") describe class `cls` against
+/// class `partner` (CODER's one-vs-one texts).
+enum class TextType : int8_t {
+  kOther = -1,      // untyped: captions, generic banks
+  kName = 0,        // a prompt with the class name ("a photo of a {c}")
+  kAttribute = 1,   // a visual attribute of the class
+  kAnalogy = 2,     // "a {c} similar to {o}" (may be misleading)
+  kSynonym = 3,     // the name prompt with a synonym
+  kPair = 4,        // one-vs-one: what distinguishes cls from partner
+};
+inline constexpr int8_t kMaxTextType = 4;
+/// "name", "attribute", ... ("other" for -1); parse_text_type throws ConfigError on unknown names.
+const char* to_string(TextType t);
+TextType parse_text_type(const std::string& name);
+
 /// Free-standing or caption texts embedded in the same space as the images.
 struct Texts {
   at::Tensor features;               // [T, D] float32, undefined when the file has no texts
@@ -20,6 +35,10 @@ struct Texts {
   at::Tensor image;                  // [T] int64: caption -> image row, -1 for free-standing texts
   at::Tensor cls;                    // [T] int64: class id the text describes (prompts), -1 if none
   at::Tensor source;                 // [T] int8: 0 original, 1 recaptioned, 2 negative/perturbed
+  // Optional (undefined when the file has no /texts/type): what kind of class text a row is, for
+  // methods that treat text kinds differently (CODER). Codes are TextType below.
+  at::Tensor type;                   // [T] int8: TextType code
+  at::Tensor partner;                // [T] int64: for kPair texts the other class, else -1
   int64_t size() const { return features.defined() ? features.size(0) : 0; }
 };
 
