@@ -21,7 +21,8 @@ bool contains(const std::string& hay, const std::string& needle) {
 
 TEST(Cli, EverySubcommandHasHelp) {
   for (const char* sub : {"list", "describe", "run", "report", "check", "bless", "convert",
-                          "convert npy", "synth", "inspect"}) {
+                          "convert npy", "convert xlsa17", "convert sun-clip-gzsl", "synth", "inspect",
+                          "status", "worker"}) {
     auto r = run_cli(std::string(sub) + " --help");
     EXPECT_EQ(r.exit_code, 0) << sub << "\n" << r.output;
     EXPECT_TRUE(contains(r.output, "Usage")) << sub << "\n" << r.output;
