@@ -1,16 +1,15 @@
 // Split views and the two dataset sources (`h5`, `synth`).
+#include "vlb/datasets/cached_source.h"
 #include "vlb/datasets/dataset.h"
 
 #include <torch/torch.h>
 
-#include <filesystem>
 
 #include "vlb/core/error.h"
 #include "vlb/core/sha256.h"
 #include "vlb/datasets/feature_store.h"
 #include "vlb/datasets/synth.h"
 
-namespace fs = std::filesystem;
 
 namespace vlb {
 
@@ -44,26 +43,6 @@ class H5Source : public DatasetSource {
 
 // Bump when generate_synth's output changes for the same options, so stale caches are not reused.
 constexpr const char* kSynthVersion = "1";
-
-class SynthSource : public DatasetSource {
- public:
-  SynthSource(SynthOptions opts, std::string key) : opts_(opts), key_(std::move(key)) {}
-
-  Dataset load(const SourceContext& ctx) override {
-    fs::path file = fs::path(ctx.cache_dir) / ("synth-" + key_ + ".h5");
-    if (!fs::exists(file)) {
-      Dataset ds = generate_synth(opts_);
-      // Atomic: a concurrent process writing the same key renames identical bytes into place.
-      write_dataset(ds, file.string());
-    }
-    // Always return what is on disk so the fingerprint is the file's.
-    return read_dataset(file.string());
-  }
-
- private:
-  SynthOptions opts_;
-  std::string key_;
-};
 
 }  // namespace
 
@@ -119,10 +98,7 @@ void register_synth_source(DatasetRegistry& reg) {
     o.attributes = p.get_int("attributes");
     o.attribute_noise = p.get_float("attribute_noise");
     o.seed = p.get_int("seed");
-    // Canonical text of the parameters (sorted by name) + generator version -> cache key.
-    std::string canon = std::string("synth v") + kSynthVersion + "\n";
-    for (const auto& [k, v] : p.values()) canon += k + "=" + format_value(v) + "\n";
-    return std::make_unique<SynthSource>(o, sha256_hex(canon).substr(0, 16));
+    return make_cached_generator_source("synth", kSynthVersion, p, [o] { return generate_synth(o); });
   };
   reg.add(std::move(e));
 }

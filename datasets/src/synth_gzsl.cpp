@@ -1,4 +1,5 @@
 // The seeded synthetic GZSL generator and its dataset source (see vlb/datasets/synth_gzsl.h).
+#include "vlb/datasets/cached_source.h"
 #include "vlb/datasets/synth_gzsl.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -8,13 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <filesystem>
 
 #include "vlb/core/error.h"
 #include "vlb/core/sha256.h"
 #include "vlb/datasets/feature_store.h"
 
-namespace fs = std::filesystem;
 
 namespace vlb {
 namespace {
@@ -98,27 +97,6 @@ Dataset generate_synth_gzsl(const SynthGzslOptions& o) {
   return ds;
 }
 
-namespace {
-
-class SynthGzslSource : public DatasetSource {
- public:
-  SynthGzslSource(SynthGzslOptions o, std::string key) : o_(o), key_(std::move(key)) {}
-  Dataset load(const SourceContext& ctx) override {
-    fs::path file = fs::path(ctx.cache_dir) / ("synth_gzsl-" + key_ + ".h5");
-    if (!fs::exists(file)) {
-      Dataset ds = generate_synth_gzsl(o_);
-      write_dataset(ds, file.string());
-    }
-    return read_dataset(file.string());
-  }
-
- private:
-  SynthGzslOptions o_;
-  std::string key_;
-};
-
-}  // namespace
-
 void register_synth_gzsl_source(DatasetRegistry& reg) {
   const SynthGzslOptions d;
   RegistryEntry<DatasetSource> e;
@@ -152,9 +130,7 @@ void register_synth_gzsl_source(DatasetRegistry& reg) {
     o.attribute_gain = p.get_float("attribute_gain");
     o.attribute_noise = p.get_float("attribute_noise");
     o.seed = p.get_int("seed");
-    std::string canon = std::string("synth_gzsl v") + kVersion + "\n";
-    for (const auto& [k, v] : p.values()) canon += k + "=" + format_value(v) + "\n";
-    return std::make_unique<SynthGzslSource>(o, sha256_hex(canon).substr(0, 16));
+    return make_cached_generator_source("synth_gzsl", kVersion, p, [o] { return generate_synth_gzsl(o); });
   };
   reg.add(std::move(e));
 }

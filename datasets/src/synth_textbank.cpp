@@ -1,4 +1,5 @@
 // The synth_textbank generator and dataset source (datasets/include/vlb/datasets/synth_textbank.h).
+#include "vlb/datasets/cached_source.h"
 #include "vlb/datasets/synth_textbank.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -6,7 +7,6 @@
 
 #include <fmt/format.h>
 
-#include <filesystem>
 
 #include "vlb/core/sha256.h"
 #include "vlb/datasets/feature_store.h"
@@ -14,7 +14,6 @@
 namespace vlb {
 namespace {
 
-namespace fs = std::filesystem;
 constexpr const char* kVersion = "1";
 
 at::Tensor l2n(const at::Tensor& x) { return x / x.norm(2, {-1}, true).clamp_min(1e-12); }
@@ -112,28 +111,6 @@ Dataset generate_synth_textbank(const SynthTextBankOptions& o) {
   return ds;
 }
 
-namespace {
-
-class SynthTextBankSource : public DatasetSource {
- public:
-  SynthTextBankSource(SynthTextBankOptions o, std::string key) : o_(o), key_(std::move(key)) {}
-  Dataset load(const SourceContext& ctx) override {
-    fs::path file = fs::path(ctx.cache_dir) / ("synth_textbank-" + key_ + ".h5");
-    if (!fs::exists(file)) {
-      fs::create_directories(file.parent_path());
-      Dataset ds = generate_synth_textbank(o_);
-      write_dataset(ds, file.string());  // atomic
-    }
-    return read_dataset(file.string());
-  }
-
- private:
-  SynthTextBankOptions o_;
-  std::string key_;
-};
-
-}  // namespace
-
 void register_synth_textbank_source(DatasetRegistry& reg) {
   const SynthTextBankOptions d;
   RegistryEntry<DatasetSource> e;
@@ -178,9 +155,7 @@ void register_synth_textbank_source(DatasetRegistry& reg) {
     o.pair_noise = p.get_float("pair_noise");
     o.bank = p.get_int("bank");
     o.seed = p.get_int("seed");
-    std::string canon = std::string("synth_textbank v") + kVersion + "\n";
-    for (const auto& [k, v] : p.values()) canon += k + "=" + format_value(v) + "\n";
-    return std::make_unique<SynthTextBankSource>(o, sha256_hex(canon).substr(0, 16));
+    return make_cached_generator_source("synth_textbank", kVersion, p, [o] { return generate_synth_textbank(o); });
   };
   reg.add(std::move(e));
 }
