@@ -264,6 +264,22 @@ TEST(ParallelCli, JobsThreeEqualsJobsOneOnTheQuickstart) {
   EXPECT_NE(again.output.find("0 ran, 18 already done"), std::string::npos) << again.output;
 }
 
+// The same on a method sweep with per-method grids and two dataset settings (48 runs).
+TEST(ParallelCli, JobsTwoEqualsJobsOneOnAMethodSweep) {
+  TempDir one, two;
+  const std::string spec = "experiments/specs/coder_synth.yaml";
+  ASSERT_EQ(run_cli("run " + spec + " --no-progress --results " + one.path()).exit_code, 0);
+  auto b = run_cli("run " + spec + " --no-progress --jobs 2 --results " + two.path());
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  auto names = run_dir_names(one.path() + "/coder_synth");
+  ASSERT_EQ(names.size(), 48u);
+  EXPECT_EQ(run_dir_names(two.path() + "/coder_synth"), names);
+  for (const auto& n : names)
+    EXPECT_EQ(read_text(one.path() + "/coder_synth/" + n + "/metrics.json"),
+              read_text(two.path() + "/coder_synth/" + n + "/metrics.json"))
+        << n;
+}
+
 // A stand-in `sbatch` (records its argument, answers a job id) and `squeue` (knows no jobs):
 // submission layout, the script, and re-submission without the scheduler.
 class FakeSlurm : public ::testing::Test {

@@ -117,12 +117,12 @@ TEST(ReportPage, TheBrowserCheckCatchesExternalRequestsAndConsoleErrors) {
   EXPECT_NE(f.console.find("boom"), std::string::npos) << f.console;
 }
 
-TEST(ReportPage, QuickstartRendersCleanlyInHeadlessChromium) {
-  if (!fs::exists(kChromium)) GTEST_SKIP() << kChromium << " not installed: browser check skipped";
-  TempDir dir;
-  auto run = run_cli("run experiments/specs/quickstart.yaml --results " + dir.path());
+// Runs `spec`, writes its page and checks it as a person would; returns the page's directory.
+void check_page_in_chromium(const TempDir& dir, const std::string& spec, const std::string& exp_name,
+                            size_t expected_cells, size_t min_plots, bool keep_screenshot) {
+  auto run = run_cli("run " + spec + " --results " + dir.path());
   ASSERT_EQ(run.exit_code, 0) << run.output;
-  std::string exp = dir / "quickstart";
+  std::string exp = dir / exp_name;
   auto rep = run_cli("report " + exp + " --html");
   ASSERT_EQ(rep.exit_code, 0) << rep.output;
   std::string page = exp + "/report.html";
@@ -145,22 +145,38 @@ TEST(ReportPage, QuickstartRendersCleanlyInHeadlessChromium) {
     ++plots;
     EXPECT_GT(std::stoi((*it)[1].str()), 0) << (*it)[0].str();
   }
-  EXPECT_GE(plots, 3u);  // bar chart, metric vs shots, one cost scatter per column
+  EXPECT_GE(plots, min_plots);
 
   // 3. The main table shows the Markdown report's cells, in the same order.
   auto md = run_cli("report " + exp + " --format markdown");
   ASSERT_EQ(md.exit_code, 0) << md.output;
   auto expected = markdown_cells(read_text(exp + "/leaderboard.md"));
-  ASSERT_EQ(expected.size(), 6u);
+  ASSERT_EQ(expected.size(), expected_cells);
   EXPECT_EQ(main_cells(html), expected);
 
-  // 4. A full-page screenshot renders (kept for people to look at: docs/report-quickstart.png).
+  // 4. A full-page screenshot renders (the quickstart's is kept: docs/report-quickstart.png).
   std::string png = dir / "page.png";
   auto shot = run_command(chromium_cmd(dir, "--screenshot=" + png + " --window-size=1280,2000 " + url));
   ASSERT_EQ(shot.exit_code, 0) << shot.output.substr(0, 4000);
   ASSERT_TRUE(fs::exists(png));
   EXPECT_GT(fs::file_size(png), 20000u) << "screenshot suspiciously small (blank page?)";
-  if (const char* keep = std::getenv("VLB_KEEP_SCREENSHOT")) fs::copy_file(png, keep, fs::copy_options::overwrite_existing);
+  const char* keep = std::getenv("VLB_KEEP_SCREENSHOT");
+  if (keep_screenshot && keep) fs::copy_file(png, keep, fs::copy_options::overwrite_existing);
+}
+
+TEST(ReportPage, QuickstartRendersCleanlyInHeadlessChromium) {
+  if (!fs::exists(kChromium)) GTEST_SKIP() << kChromium << " not installed: browser check skipped";
+  TempDir dir;
+  // 3 methods x 2 shot settings; bar chart, metric vs shots, one cost scatter per column.
+  check_page_in_chromium(dir, "experiments/specs/quickstart.yaml", "quickstart", 6, 3, true);
+}
+
+TEST(ReportPage, MethodSweepRendersCleanlyInHeadlessChromium) {
+  if (!fs::exists(kChromium)) GTEST_SKIP() << kChromium << " not installed: browser check skipped";
+  TempDir dir;
+  // CODER's CI sweep: 8 rows (three text-type settings of coder_zeroshot, coder_star, the two
+  // adapters, two baselines) x 2 shot settings.
+  check_page_in_chromium(dir, "experiments/specs/coder_synth.yaml", "coder_synth", 16, 3, false);
 }
 
 }  // namespace

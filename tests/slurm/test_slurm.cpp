@@ -125,6 +125,24 @@ TEST_F(SlurmCluster, ArrayJobEqualsALocalRunAndWritesTheReport) {
   EXPECT_NE(c.output.find("nothing to submit"), std::string::npos) << c.output;
 }
 
+// A method sweep (CODER's CI spec: per-method grids, 48 runs) as a 4-task array.
+TEST_F(SlurmCluster, MethodSweepArrayEqualsALocalRun) {
+  TempDir local, cluster;
+  const std::string spec = "experiments/specs/coder_synth.yaml";
+  ASSERT_EQ(vlb("run " + spec + " --no-progress --results " + local.path()).exit_code, 0);
+  auto b = vlb("run " + spec + " --backend slurm --runs-per-task 12 --wait --poll 0.3 --results " +
+               cluster.path());
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_NE(b.output.find("48 runs: 48 done, 0 failed"), std::string::npos) << b.output;
+  auto names = run_dir_names(local.path() + "/coder_synth");
+  ASSERT_EQ(names.size(), 48u);
+  ASSERT_EQ(run_dir_names(cluster.path() + "/coder_synth"), names);
+  for (const auto& n : names)
+    EXPECT_EQ(read_text(local.path() + "/coder_synth/" + n + "/metrics.json"),
+              read_text(cluster.path() + "/coder_synth/" + n + "/metrics.json"))
+        << n;
+}
+
 TEST_F(SlurmCluster, CancelledTaskIsCompletedByAResubmitWithoutRedoingFinishedRuns) {
   TempDir results;
   const std::string exp = results.path() + "/quickstart";
