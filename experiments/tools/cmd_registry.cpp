@@ -11,14 +11,6 @@
 namespace vlb::cli {
 namespace {
 
-const ReportWriterRegistry& writers() {
-  static const ReportWriterRegistry r = [] {
-    ReportWriterRegistry w("report writer");
-    register_builtin_writers(w);
-    return w;
-  }();
-  return r;
-}
 
 template <class T>
 void list_registry(const Registry<T>& reg, std::ostream& out) {
@@ -70,7 +62,7 @@ Command add_registry_commands_list(CLI::App& app) {
             if (k == "all" || k == "methods") list_registry(r.methods, std::cout);
             if (k == "all" || k == "metrics") list_registry(r.metrics, std::cout);
             if (k == "all" || k == "datasets") list_registry(r.datasets, std::cout);
-            if (k == "all" || k == "writers") list_registry(writers(), std::cout);
+            if (k == "all" || k == "writers") list_registry(builtin_writers(), std::cout);
             return kExitOk;
           }};
 }
@@ -91,10 +83,10 @@ Command add_registry_commands_describe(CLI::App& app) {
             show(r.methods, "method");
             show(r.metrics, "metric");
             show(r.datasets, "dataset source");
-            show(writers(), "report writer");
+            show(builtin_writers(), "report writer");
             if (found) return kExitOk;
             std::vector<std::string> all;
-            for (auto v : {r.methods.names(), r.metrics.names(), r.datasets.names(), writers().names()})
+            for (auto v : {r.methods.names(), r.metrics.names(), r.datasets.names(), builtin_writers().names()})
               all.insert(all.end(), v.begin(), v.end());
             std::string msg = "nothing named '" + n + "' is registered";
             std::string hint = did_you_mean(n, all);

@@ -17,14 +17,6 @@ namespace fs = std::filesystem;
 namespace vlb::cli {
 namespace {
 
-const ReportWriterRegistry& writers() {
-  static const ReportWriterRegistry r = [] {
-    ReportWriterRegistry w("report writer");
-    register_builtin_writers(w);
-    return w;
-  }();
-  return r;
-}
 
 Leaderboard leaderboard_of(const std::string& dir, const std::string& primary) {
   if (!fs::is_directory(dir)) throw DataError(dir, "", "not a results directory");
@@ -81,12 +73,12 @@ Command add_report_command(CLI::App& app) {
               if (st->latex && std::find(formats.begin(), formats.end(), "latex") == formats.end())
                 formats.push_back("latex");
               for (const auto& f : formats) {
-                auto writer = writers().create(f, Params{});
+                auto writer = builtin_writers().create(f, Params{});
                 std::string path = (fs::path(target) / ("leaderboard." + writer->extension())).string();
                 write_file_atomic(path, writer->render(lb));
                 std::cerr << "vlb report: wrote " << path << "\n";
               }
-              if (st->print) std::cout << writers().create("markdown", Params{})->render(lb);
+              if (st->print) std::cout << builtin_writers().create("markdown", Params{})->render(lb);
               boards.push_back(std::move(lb));
             }
             if (st->html) {

@@ -7,6 +7,8 @@
 #include <functional>
 #include <memory>
 
+#include "vlb/reports/report.h"
+
 namespace vlb::cli {
 
 // Exit codes shared by every subcommand.
@@ -34,6 +36,9 @@ Command add_status_command(CLI::App& app);  // cmd_status.cpp
 Command add_worker_command(CLI::App& app);  // cmd_worker.cpp (internal: one shard of a plan)
 /// `convert xlsa17` and `convert sun-clip-gzsl` (cmd_convert_xlsa17.cpp), called by add_convert_command.
 void add_xlsa17(CLI::App* convert, std::vector<Command>& subs);
+
+/// The report writers (markdown, csv, json, latex), registered once.
+const ReportWriterRegistry& builtin_writers();
 
 /// True when stderr is a terminal and CI is unset: progress lines are wanted.
 bool interactive();

@@ -11,6 +11,15 @@
 
 namespace vlb::cli {
 
+const ReportWriterRegistry& builtin_writers() {
+  static const ReportWriterRegistry r = [] {
+    ReportWriterRegistry w("report writer");
+    register_builtin_writers(w);
+    return w;
+  }();
+  return r;
+}
+
 bool interactive() { return isatty(2) && std::getenv("CI") == nullptr; }
 
 namespace {

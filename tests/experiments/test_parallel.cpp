@@ -25,6 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using vlb::test::read_text;
+using vlb::test::run_dir_names;
 using vlb::test::run_cli;
 using vlb::test::run_command;
 using vlb::test::TempDir;
@@ -226,15 +227,6 @@ TEST_F(WorkerTest, StaleTemporariesOfOtherHostsAreLeftAlone) {
 
 // ---- Through the CLI ----
 
-std::vector<std::string> run_dir_names(const std::string& exp) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(exp)) {
-    std::string n = e.path().filename().string();
-    if (std::regex_match(n, std::regex("[0-9a-f]{16}"))) out.push_back(n);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 TEST(ParallelCli, JobsThreeEqualsJobsOneOnTheQuickstart) {
   TempDir one, three;

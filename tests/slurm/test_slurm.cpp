@@ -20,6 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using vlb::test::read_text;
+using vlb::test::run_dir_names;
 using vlb::test::run_cli;
 using vlb::test::run_command;
 using vlb::test::TempDir;
@@ -67,16 +68,6 @@ TempDir* SlurmCluster::dir_ = nullptr;
 std::string* SlurmCluster::conf_ = nullptr;
 std::string* SlurmCluster::skip_ = nullptr;
 
-std::vector<std::string> run_dir_names(const std::string& exp) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(exp, ec)) {
-    std::string n = e.path().filename().string();
-    if (std::regex_match(n, std::regex("[0-9a-f]{16}"))) out.push_back(n);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 bool done(const std::string& exp, const std::string& key) {
   std::string f = exp + "/" + key.substr(0, 16) + "/metrics.json";

@@ -3,7 +3,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <regex>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -44,6 +46,16 @@ CommandResult run_cli(const std::string& args, const std::string& cwd) {
 }
 
 std::string source_dir() { return VLB_SOURCE_DIR; }
+
+std::vector<std::string> run_dir_names(const std::string& experiment_dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(experiment_dir)) {
+    std::string n = e.path().filename().string();
+    if (std::regex_match(n, std::regex("[0-9a-f]{16}"))) out.push_back(n);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 std::string shared_data_dir() {
   if (const char* env = std::getenv("VLB_SHARED_DATA")) {

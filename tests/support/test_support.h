@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by every test executable.
 #include <string>
+#include <vector>
 
 namespace vlb::test {
 
@@ -30,6 +31,9 @@ CommandResult run_command(const std::string& cmd);
 CommandResult run_cli(const std::string& args, const std::string& cwd = "");
 
 std::string source_dir();
+
+/// The run directories (16-hex names) of an experiment directory, sorted.
+std::vector<std::string> run_dir_names(const std::string& experiment_dir);
 
 /// ../shared/data next to the checkout, or "" when absent (a user's fresh clone).
 std::string shared_data_dir();
