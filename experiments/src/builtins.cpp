@@ -9,6 +9,14 @@
 #include "vlb/methods/icis.h"
 #include "vlb/metrics/gzsl.h"
 
+#include "vlb/datasets/synth_noisy.h"
+#include "vlb/methods/near.h"
+#include "vlb/metrics/openvocab.h"
+
+#include "vlb/datasets/synth_composition.h"
+#include "vlb/methods/composition.h"
+#include "vlb/metrics/composition.h"
+
 namespace vlb {
 namespace {
 
@@ -19,6 +27,8 @@ Registries make_builtins() {
   register_synth_source(r.datasets);
   register_synth_textbank_source(r.datasets);
   register_synth_gzsl_source(r.datasets);
+  register_synth_noisy_source(r.datasets);
+  register_synth_composition_source(r.datasets);
   // Methods: baselines first
   register_zeroshot(r.methods);
   register_ncm(r.methods);
@@ -34,9 +44,13 @@ Registries make_builtins() {
   register_costa(r.methods);
   register_vgse_wavg(r.methods);
   register_vgse_smo(r.methods);
+  register_near_methods(r.methods);  // + its baselines (methods/near)
+  register_composition_methods(r.methods);
   // Metrics
   register_classification_metrics(r.metrics);
   register_gzsl_metrics(r.metrics);
+  register_openvocab_metrics(r.metrics);
+  register_composition_metrics(r.metrics);
   return r;
 }
 

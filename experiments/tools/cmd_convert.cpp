@@ -90,6 +90,8 @@ Command add_convert_command(CLI::App& app) {
   auto subs = std::make_shared<std::vector<Command>>();
   add_npy(convert, *subs);
   add_xlsa17(convert, *subs);  // xlsa17 and sun-clip-gzsl
+  add_near_converters(convert, *subs);
+  add_composition_converters(convert, *subs);
   // Further converters: one add_<format>(convert, *subs) line each.
   return {convert, [subs] {
             for (const auto& c : *subs)

@@ -36,6 +36,9 @@ Command add_status_command(CLI::App& app);  // cmd_status.cpp
 Command add_worker_command(CLI::App& app);  // cmd_worker.cpp (internal: one shard of a plan)
 /// `convert xlsa17` and `convert sun-clip-gzsl` (cmd_convert_xlsa17.cpp), called by add_convert_command.
 void add_xlsa17(CLI::App* convert, std::vector<Command>& subs);
+/// NeaR converters (cmd_convert_near.cpp) and composition converters (cmd_convert_composition.cpp).
+void add_near_converters(CLI::App* convert, std::vector<Command>& subs);
+void add_composition_converters(CLI::App* convert, std::vector<Command>& subs);
 
 /// The report writers (markdown, csv, json, latex), registered once.
 const ReportWriterRegistry& builtin_writers();
