@@ -85,6 +85,27 @@ void write_contents(hid_t f, const Dataset& ds, const WriteOptions& opts) {
                       tx.partner.defined() ? tx.partner : torch::full({T}, -1, torch::kLong),
                       DType::kInt64);
     }
+    // Optional text towers and sentence parents (composition); absent ones write nothing.
+    for (const auto& [name, emb] : tx.towers) {
+      if (!emb.defined() || emb.dim() != 2 || emb.size(0) != T)
+        throw Error(fmt::format("write_dataset: text tower '{}' must be [T={}, D_k]", name, T));
+      h5::write_array(f, "/texts/towers/" + name, emb, feat, std::min<int64_t>(T, 4096));
+    }
+    if (tx.parent.defined()) h5::write_array(f, "/texts/parent", tx.parent, DType::kInt64);
+  }
+  for (const auto& [name, g] : ds.groups) {
+    const std::string base = "/groups/" + name;
+    if (!g.image.defined() || !g.text.defined() || g.image.dim() != 2 || g.text.dim() != 2 ||
+        g.image.size(0) != g.text.size(0))
+      throw Error("write_dataset: group '" + name + "' needs image [G, I] and text [G, K]");
+    const int64_t G = g.image.size(0);
+    h5::write_strings(f, base + "/kind", {g.kind});
+    h5::write_array(f, base + "/image", g.image, DType::kInt64);
+    h5::write_array(f, base + "/text", g.text, DType::kInt64);
+    h5::write_array(f, base + "/subset", g.subset.defined() ? g.subset : torch::zeros({G}, torch::kLong),
+                    DType::kInt64);
+    h5::write_strings(f, base + "/subset_names",
+                      g.subset_names.empty() ? std::vector<std::string>{"all"} : g.subset_names);
   }
   (void)C;
 }
@@ -322,6 +343,55 @@ Dataset load(const std::string& path) {
     } else if (h5::exists(f, "/texts/partner")) {
       r.fail("/texts/partner", "present without /texts/type");
     }
+    for (const auto& name : h5::children(f, "/texts/towers")) {
+      const std::string tp = "/texts/towers/" + name;
+      std::string texp = fmt::format("[T={}, D_k] float32 or float16", T);
+      h5::Info ti = r.need(tp, texp);
+      if (ti.shape.size() != 2 || ti.shape[0] != T || !h5::is_float(ti.dtype))
+        r.fail(tp, "expected " + texp + ", got " + ti.describe());
+      tx.towers[name] = h5::read_array(f, tp).to(torch::kFloat);
+    }
+    if (h5::exists(f, "/texts/parent")) {
+      tx.parent = r.int_vector("/texts/parent", T, fmt::format("[T={}] int64", T));
+      r.check_range("/texts/parent", tx.parent, -1, T, fmt::format("text rows (T={}, -1 = none)", T));
+      auto self = tx.parent.eq(torch::arange(T, torch::kLong)).nonzero();
+      if (self.size(0) > 0)
+        r.fail("/texts/parent", fmt::format("row {} names itself as its parent", self[0][0].item<int64_t>()));
+    }
+  }
+
+  // /groups: compositional benchmarks (optional).
+  for (const auto& name : h5::children(f, "/groups")) {
+    const std::string base = "/groups/" + name;
+    if (!h5::is_group(f, base)) r.fail(base, "expected a group with kind, image, text, subset, subset_names");
+    ItemGroup g;
+    h5::Info ki = r.need(base + "/kind", "[1] string");
+    if (ki.dtype != DType::kString || ki.shape != std::vector<int64_t>{1})
+      r.fail(base + "/kind", "expected [1] string, got " + ki.describe());
+    g.kind = h5::read_strings(f, base + "/kind")[0];
+    const int64_t T = ds.texts.size();
+    auto matrix = [&](const std::string& p, int64_t hi, const std::string& what) {
+      h5::Info inf = r.need(p, "[G, m] int64");
+      if (!h5::is_integer(inf.dtype) || inf.shape.size() != 2 || inf.shape[1] < 1)
+        r.fail(p, "expected [G, m>=1] int64, got " + inf.describe());
+      at::Tensor m = h5::read_array(f, p).to(torch::kLong);
+      r.check_range(p, m.flatten(), 0, hi, what);
+      return m;
+    };
+    g.image = matrix(base + "/image", N, fmt::format("image rows (N={})", N));
+    if (T == 0) r.fail(base + "/text", "groups need /texts (the file has none)");
+    g.text = matrix(base + "/text", T, fmt::format("text rows (T={})", T));
+    const int64_t G = g.image.size(0);
+    if (g.text.size(0) != G)
+      r.fail(base + "/text", fmt::format("expected {} rows (as image), got {}", G, g.text.size(0)));
+    h5::Info ni = r.need(base + "/subset_names", "[S] string");
+    if (ni.dtype != DType::kString || ni.shape.size() != 1 || ni.shape[0] < 1)
+      r.fail(base + "/subset_names", "expected [S>=1] string, got " + ni.describe());
+    g.subset_names = h5::read_strings(f, base + "/subset_names");
+    g.subset = r.int_vector(base + "/subset", G, fmt::format("[G={}] int64", G));
+    r.check_range(base + "/subset", g.subset, 0, static_cast<int64_t>(g.subset_names.size()),
+                  fmt::format("subset ids (S={})", g.subset_names.size()));
+    ds.groups[name] = std::move(g);
   }
 
   // Note [stored fingerprint]: loading trusts content_sha256 (recomputing costs a full extra
@@ -403,6 +473,13 @@ std::string describe_file(const std::string& path) {
     o << fmt::format("texts:         T={} ({} class prompts, {} captions)\n", ds.texts.size(),
                      with_cls, with_img);
   }
+  for (const auto& [name, t] : ds.texts.towers)
+    o << fmt::format("text tower:    {} [{}, {}]\n", name, t.size(0), t.size(1));
+  if (ds.texts.parent.defined())
+    o << fmt::format("sentences:     {} rows with a parent caption\n", (ds.texts.parent >= 0).sum().item<int64_t>());
+  for (const auto& [name, g] : ds.groups)
+    o << fmt::format("group:         {} kind={} {} items x {} images x {} texts, {} subsets\n", name,
+                     g.kind, g.size(), g.image.size(1), g.text.size(1), g.subset_names.size());
   for (const auto& [k, v] : ds.attrs)
     if (k != "feature_model") o << fmt::format("attr {}: {}\n", k, v);
   return o.str();

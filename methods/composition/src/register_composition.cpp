@@ -1,5 +1,331 @@
+// contrastive_heads and raw_similarity (vlb/methods/composition.h, docs/composition.md).
+//
+// contrastive_heads trains two projection heads (image, text) on frozen embeddings with the CLIP
+// softmax InfoNCE or the SigLIP sigmoid loss, optionally followed by NegCLIP-style hard-negative
+// fine-tuning, and optionally with sentence sampling of long captions. The paper's two axes are
+// parameters: caption_source (which /texts rows are the training targets) and text_tower (which
+// text-embedding set is read).
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <unordered_map>
+
+#include "vlb/core/error.h"
 #include "vlb/methods/composition.h"
+#include "vlb/methods/ops.h"
 
 namespace vlb {
-void register_composition_methods(MethodRegistry& /*reg*/) {}
+namespace composition {
+
+at::Tensor softmax_contrastive_loss(const at::Tensor& img, const at::Tensor& txt, const at::Tensor& scale) {
+  const int64_t B = img.size(0);
+  auto logits = scale * img.mm(txt.t());  // [B, B + B']
+  auto target = torch::arange(B, torch::kLong);
+  auto i2t = torch::nn::functional::cross_entropy(logits, target);
+  // Text -> image only over the B true captions (NegCLIP: logits_per_text[:B]).
+  auto t2i = torch::nn::functional::cross_entropy(logits.narrow(1, 0, B).t(), target);
+  return 0.5 * (i2t + t2i);
+}
+
+at::Tensor sigmoid_contrastive_loss(const at::Tensor& img, const at::Tensor& txt, const at::Tensor& scale,
+                                    const at::Tensor& bias) {
+  const int64_t B = img.size(0), M = txt.size(0);
+  auto logits = scale * img.mm(txt.t()) + bias;
+  auto z = -torch::ones({B, M});
+  z.narrow(1, 0, B).fill_diagonal_(1.0);
+  return -torch::nn::functional::logsigmoid(z * logits).sum() / B;
+}
+
+at::Tensor text_tower(const Dataset& ds, const std::string& name) {
+  if (ds.texts.size() == 0)
+    throw ConfigError("dataset '" + ds.name + "' has no /texts: image-text methods need captions");
+  if (name.empty()) return ds.texts.features;
+  auto it = ds.texts.towers.find(name);
+  if (it == ds.texts.towers.end()) {
+    std::string avail;
+    for (const auto& kv : ds.texts.towers) avail += (avail.empty() ? "" : ", ") + kv.first;
+    throw ConfigError(fmt::format("text_tower '{}': dataset '{}' has no /texts/towers/{} (available: "
+                                  "{}; \"\" = /texts/features)", name, ds.name, name,
+                                  avail.empty() ? "none" : avail));
+  }
+  return it->second;
+}
+
+namespace {
+
+Prediction make_prediction(const at::Tensor& img, const at::Tensor& txt, int64_t dense_max) {
+  Prediction p;
+  p.aux["image_emb"] = img;
+  p.aux["text_emb"] = txt;
+  if (img.size(0) * txt.size(0) <= dense_max) p.scores = img.mm(txt.t());
+  return p;
+}
+
+class RawSimilarity final : public Method {
+ public:
+  explicit RawSimilarity(const Params& p)
+      : tower_(p.get_string("text_tower")), dense_max_(p.get_int("dense_scores_max")) {}
+  void fit(const DataView&, const RunContext&) override {}
+  Prediction predict(const DataView& eval, const RunContext&) override {
+    torch::NoGradGuard ng;
+    at::Tensor txt = text_tower(*eval.dataset, tower_);
+    at::Tensor img = eval.features();
+    if (txt.size(1) != img.size(1))
+      throw ConfigError(fmt::format("raw_similarity: text tower '{}' has D={} but images have D={}; "
+                                    "frozen embeddings can only be compared in one space (train "
+                                    "contrastive_heads instead)", tower_, txt.size(1), img.size(1)));
+    return make_prediction(l2_normalize(img), l2_normalize(txt), dense_max_);
+  }
+
+ private:
+  std::string tower_;
+  int64_t dense_max_;
+};
+
+struct Head : torch::nn::Module {
+  torch::nn::Linear l1{nullptr}, l2{nullptr};
+  Head(int64_t in, int64_t hidden, int64_t out, at::Generator& gen) {
+    auto init = [&](torch::nn::Linear& l, int64_t a, int64_t b, const std::string& name) {
+      l = register_module(name, torch::nn::Linear(a, b));
+      torch::NoGradGuard ng;
+      l->weight.copy_(at::randn({b, a}, gen, torch::kFloat) / std::sqrt(static_cast<double>(a)));
+      l->bias.zero_();
+    };
+    if (hidden > 0) {
+      init(l1, in, hidden, "l1");
+      init(l2, hidden, out, "l2");
+    } else {
+      init(l1, in, out, "l1");
+    }
+  }
+  at::Tensor forward(const at::Tensor& x) {
+    return l2.is_empty() ? l1->forward(x) : l2->forward(torch::relu(l1->forward(x)));
+  }
+};
+
+class ContrastiveHeads final : public Method {
+ public:
+  explicit ContrastiveHeads(const Params& p)
+      : tower_(p.get_string("text_tower")),
+        caption_source_(p.get_string("caption_source")),
+        loss_(p.get_string("loss")),
+        embed_dim_(p.get_int("embed_dim")),
+        hidden_(p.get_int("hidden")),
+        epochs_(p.get_int("epochs")),
+        batch_(p.get_int("batch_size")),
+        lr_(p.get_float("lr")),
+        wd_(p.get_float("weight_decay")),
+        temperature_(p.get_float("init_temperature")),
+        max_scale_(p.get_float("max_scale")),
+        sig_scale_(p.get_float("sigmoid_init_scale")),
+        sig_bias_(p.get_float("sigmoid_init_bias")),
+        learn_scale_(p.get_bool("learn_scale")),
+        hard_negatives_(p.get_bool("hard_negatives")),
+        hn_epochs_(p.get_int("hard_negative_epochs")),
+        hn_lr_(p.get_float("hard_negative_lr")),
+        sentence_sampling_(p.get_bool("sentence_sampling")),
+        sentence_keep_(p.get_float("sentence_keep")),
+        dense_max_(p.get_int("dense_scores_max")) {}
+
+  void fit(const DataView& train, const RunContext& ctx) override {
+    const Dataset& ds = *train.dataset;
+    at::Tensor Y = l2_normalize(text_tower(ds, tower_).to(torch::kFloat));
+    at::Tensor X = l2_normalize(train.features());
+    const Texts& tx = ds.texts;
+    const int64_t T = tx.size(), n = train.size();
+
+    std::unordered_map<int64_t, int64_t> pos;
+    auto rows = train.rows.contiguous();
+    for (int64_t i = 0; i < n; ++i) pos[rows.data_ptr<int64_t>()[i]] = i;
+    // Note [Composition: caption source]: training targets are /texts rows of the training images
+    // with source 0 (original / alt-text), 1 (recaptioned) or both; sentence rows (parent >= 0)
+    // are never targets themselves.
+    const bool use0 = caption_source_ != "recaptioned", use1 = caption_source_ != "original";
+    std::vector<std::vector<int64_t>> caps(n), negs(n);
+    std::unordered_map<int64_t, std::vector<int64_t>> sentences;
+    auto img = tx.image.contiguous();
+    auto src = tx.source.to(torch::kLong).contiguous();
+    at::Tensor par = tx.parent.defined() ? tx.parent.contiguous() : at::Tensor();
+    for (int64_t j = 0; j < T; ++j) {
+      const int64_t pj = par.defined() ? par.data_ptr<int64_t>()[j] : -1;
+      if (pj >= 0) { sentences[pj].push_back(j); continue; }
+      auto it = pos.find(img.data_ptr<int64_t>()[j]);
+      if (it == pos.end()) continue;
+      const int64_t s = src.data_ptr<int64_t>()[j];
+      if ((s == 0 && use0) || (s == 1 && use1)) caps[it->second].push_back(j);
+      if (s == 2) negs[it->second].push_back(j);
+    }
+    std::vector<int64_t> usable;
+    int64_t with_neg = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (!caps[i].empty()) usable.push_back(i);
+      with_neg += !negs[i].empty() && !caps[i].empty();
+    }
+    if (usable.empty())
+      throw ConfigError(fmt::format("contrastive_heads: no training image of split '{}' has a caption "
+                                    "with caption_source '{}' (/texts/source 0 = original, 1 = "
+                                    "recaptioned)", train.split, caption_source_));
+    if (hard_negatives_ && with_neg == 0)
+      throw ConfigError("contrastive_heads: hard_negatives is on but no training image has a "
+                        "negative caption (/texts/source 2 with /texts/image set)");
+    if (sentence_sampling_ && sentences.empty())
+      throw ConfigError("contrastive_heads: sentence_sampling needs sentence rows (/texts/parent)");
+
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(ctx.seed);
+    img_head_ = std::make_shared<Head>(X.size(1), hidden_, embed_dim_, gen);
+    txt_head_ = std::make_shared<Head>(Y.size(1), hidden_, embed_dim_, gen);
+    const bool sigmoid = loss_ == "sigmoid";
+    // Note [Composition: loss init]: CLIP t = 1/0.07 (clamped <= max_scale); SigLIP t = 10,
+    // b = -10. The paper's loss type and temperature are unverified.
+    log_scale_ = torch::full({}, std::log(sigmoid ? sig_scale_ : 1.0 / temperature_)).set_requires_grad(learn_scale_);
+    bias_ = torch::full({}, sigmoid ? sig_bias_ : 0.0).set_requires_grad(learn_scale_ && sigmoid);
+    std::vector<at::Tensor> params;
+    for (auto& t : img_head_->parameters()) params.push_back(t);
+    for (auto& t : txt_head_->parameters()) params.push_back(t);
+    if (learn_scale_) params.push_back(log_scale_);
+    if (learn_scale_ && sigmoid) params.push_back(bias_);
+
+    auto rand_index = [&](int64_t k) { return at::randint(k, {1}, gen, torch::kLong).item<int64_t>(); };
+    auto text_target = [&](int64_t cap) -> at::Tensor {
+      auto it = sentences.find(cap);
+      if (!sentence_sampling_ || it == sentences.end()) return Y[cap];
+      // Note [Composition: sentence sampling]: keep each sentence with probability
+      // sentence_keep (at least one); the target is the normalised mean of the kept sentences'
+      // embeddings (the feature-level stand-in for re-encoding the shortened caption).
+      const auto& ss = it->second;
+      auto keep = at::rand({static_cast<int64_t>(ss.size())}, gen) < sentence_keep_;
+      std::vector<int64_t> kept;
+      for (size_t k = 0; k < ss.size(); ++k)
+        if (keep[k].item<bool>()) kept.push_back(ss[k]);
+      if (kept.empty()) kept.push_back(ss[rand_index(static_cast<int64_t>(ss.size()))]);
+      return l2_normalize(Y.index_select(0, torch::tensor(kept, torch::kLong)).mean(0), 0);
+    };
+
+    torch::AutoGradMode grad(true);
+    auto run_phase = [&](int64_t epochs, double lr, bool with_negatives) {
+      if (epochs == 0) return 0.0;
+      torch::optim::Adam opt(params, torch::optim::AdamOptions(lr).weight_decay(wd_));
+      std::vector<int64_t> pool;
+      for (int64_t i : usable)
+        if (!with_negatives || !negs[i].empty()) pool.push_back(i);
+      const int64_t P = static_cast<int64_t>(pool.size());
+      double last = 0;
+      for (int64_t ep = 0; ep < epochs; ++ep) {
+        auto perm = at::randperm(P, gen, torch::kLong);
+        double sum = 0;
+        int64_t steps = 0;
+        for (int64_t b = 0; b + 1 < P; b += batch_) {
+          const int64_t e = std::min(P, b + batch_);
+          if (e - b < 2) break;
+          std::vector<int64_t> bi;
+          std::vector<at::Tensor> tt, nt;
+          for (int64_t k = b; k < e; ++k) {
+            const int64_t i = pool[perm[k].item<int64_t>()];
+            bi.push_back(i);
+            const auto& c = caps[i];
+            tt.push_back(text_target(c[rand_index(static_cast<int64_t>(c.size()))]));
+            if (with_negatives) nt.push_back(Y[negs[i][rand_index(static_cast<int64_t>(negs[i].size()))]]);
+          }
+          for (auto& t : nt) tt.push_back(t);
+          auto xi = img_head_->forward(X.index_select(0, torch::tensor(bi, torch::kLong)));
+          auto yt = txt_head_->forward(torch::stack(tt));
+          xi = xi / xi.norm(2, {1}, true).clamp_min(1e-12);
+          yt = yt / yt.norm(2, {1}, true).clamp_min(1e-12);
+          auto scale = log_scale_.exp().clamp_max(max_scale_);
+          auto loss = sigmoid ? sigmoid_contrastive_loss(xi, yt, scale, bias_)
+                              : softmax_contrastive_loss(xi, yt, scale);
+          opt.zero_grad();
+          loss.backward();
+          opt.step();
+          sum += loss.item<double>();
+          ++steps;
+        }
+        last = steps ? sum / steps : 0.0;
+      }
+      return last;
+    };
+    double l_main = run_phase(epochs_, lr_, false);
+    double l_hn = hard_negatives_ ? run_phase(hn_epochs_, hn_lr_, true) : 0.0;
+    ctx.log(fmt::format("contrastive_heads: {} images with captions ({} with negatives), final loss "
+                        "{:.4f}{}, scale {:.2f}", usable.size(), with_neg, l_main,
+                        hard_negatives_ ? fmt::format(" / hard-negative {:.4f}", l_hn) : "",
+                        log_scale_.exp().item<double>()));
+  }
+
+  Prediction predict(const DataView& eval, const RunContext&) override {
+    if (!img_head_) throw Error("contrastive_heads: predict() before fit()");
+    torch::NoGradGuard ng;
+    auto xi = l2_normalize(img_head_->forward(l2_normalize(eval.features())));
+    auto yt = l2_normalize(txt_head_->forward(l2_normalize(text_tower(*eval.dataset, tower_).to(torch::kFloat))));
+    return make_prediction(xi, yt, dense_max_);
+  }
+
+ private:
+  std::string tower_, caption_source_, loss_;
+  int64_t embed_dim_, hidden_, epochs_, batch_;
+  double lr_, wd_, temperature_, max_scale_, sig_scale_, sig_bias_;
+  bool learn_scale_, hard_negatives_;
+  int64_t hn_epochs_;
+  double hn_lr_;
+  bool sentence_sampling_;
+  double sentence_keep_;
+  int64_t dense_max_;
+  std::shared_ptr<Head> img_head_, txt_head_;
+  at::Tensor log_scale_, bias_;
+};
+
+}  // namespace
+}  // namespace composition
+
+void register_composition_methods(MethodRegistry& reg) {
+  const double kDense = 4194304;  // 2^22 similarities = 16 MiB of float32
+  {
+    RegistryEntry<Method> e;
+    e.name = "raw_similarity";
+    e.help = "frozen image and text embeddings compared as they come (cosine)";
+    e.version = "1";
+    e.schema.add_string("text_tower", "", {}, "\"\" = /texts/features, else /texts/towers/<name> (same D)")
+        .add_int("dense_scores_max", static_cast<int64_t>(kDense), 0, 9.0e15,
+                 "also return dense scores [n, T] when n * T <= this");
+    e.tags = {task_tag(Task::kImageText)};
+    e.factory = [](const Params& p) -> std::unique_ptr<Method> {
+      return std::make_unique<composition::RawSimilarity>(p);
+    };
+    reg.add(std::move(e));
+  }
+  RegistryEntry<Method> e;
+  e.name = "contrastive_heads";
+  e.help = "projection heads on frozen image/caption embeddings, CLIP/SigLIP loss, NegCLIP hard negatives";
+  e.version = "1";
+  e.schema.add_string("text_tower", "", {}, "\"\" = /texts/features, else /texts/towers/<name>")
+      .add_string("caption_source", "recaptioned", {"original", "recaptioned", "both"},
+                  "training captions: /texts/source 0, 1 or both")
+      .add_string("loss", "softmax", {"softmax", "sigmoid"}, "CLIP symmetric InfoNCE or SigLIP sigmoid")
+      .add_int("embed_dim", 64, 1, 65536, "joint embedding width")
+      .add_int("hidden", 0, 0, 65536, "0: linear heads; > 0: one ReLU hidden layer of this width")
+      .add_int("epochs", 30, 0, 100000, "main training epochs")
+      .add_int("batch_size", 256, 2, 1000000, "images per step")
+      .add_float("lr", 1e-3, 0.0, 10.0, "Adam learning rate")
+      .add_float("weight_decay", 0.0, 0.0, 10.0, "Adam (L2) weight decay")
+      .add_float("init_temperature", 0.07, 1e-4, 100.0, "softmax: initial scale = 1 / this")
+      .add_float("max_scale", 100.0, 1.0, 1e6, "the scale is clamped to at most this")
+      .add_float("sigmoid_init_scale", 10.0, 1e-3, 1e6, "sigmoid: initial scale")
+      .add_float("sigmoid_init_bias", -10.0, -1e6, 1e6, "sigmoid: initial bias")
+      .add_bool("learn_scale", true, "learn the scale (and the sigmoid bias)")
+      .add_bool("hard_negatives", false, "NegCLIP-style fine-tuning with negative captions as extra columns")
+      .add_int("hard_negative_epochs", 10, 0, 100000, "epochs of that fine-tuning (after `epochs`)")
+      .add_float("hard_negative_lr", 5e-4, 0.0, 10.0, "its Adam learning rate")
+      .add_bool("sentence_sampling", false, "train on a random subset of a caption's sentences")
+      .add_float("sentence_keep", 0.5, 0.0, 1.0, "probability of keeping each sentence")
+      .add_int("dense_scores_max", static_cast<int64_t>(kDense), 0, 9.0e15,
+               "also return dense scores [n, T] when n * T <= this");
+  e.tags = {task_tag(Task::kImageText), "trains"};
+  e.factory = [](const Params& p) -> std::unique_ptr<Method> {
+    return std::make_unique<composition::ContrastiveHeads>(p);
+  };
+  reg.add(std::move(e));
+}
+
 }  // namespace vlb

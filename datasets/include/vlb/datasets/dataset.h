@@ -39,7 +39,27 @@ struct Texts {
   // methods that treat text kinds differently (CODER). Codes are TextType below.
   at::Tensor type;                   // [T] int8: TextType code
   at::Tensor partner;                // [T] int64: for kPair texts the other class, else -1
+  // Optional further text embeddings of the same T strings ("text towers": e.g. an order-blind
+  // bag-of-words model and an order-aware one). /texts/towers/<name> [T, D_k] float32; D_k may
+  // differ from the image dimension (methods that compare them to images train a projection).
+  std::map<std::string, at::Tensor> towers;
+  // Optional (undefined when absent): a sentence row -> the row of the full caption it was cut
+  // from, -1 for ordinary texts (sentence sampling of long captions).
+  at::Tensor parent;                 // [T] int64
   int64_t size() const { return features.defined() ? features.size(0) : 0; }
+};
+
+/// One compositional benchmark stored under /groups/<name> (datasets/SCHEMA.md "Groups"): G
+/// items, each with I image rows and K text rows. Text column 0 is the correct caption (for
+/// Winoground, text k belongs to image k).
+struct ItemGroup {
+  std::string kind;                       // "sugarcrepe", "aro_relation", "aro_attribution",
+                                          // "order", "winoground" or a user-defined kind
+  at::Tensor image;                       // [G, I] int64 image rows
+  at::Tensor text;                        // [G, K] int64 text rows
+  at::Tensor subset;                      // [G] int64 in [0, S)
+  std::vector<std::string> subset_names;  // [S] (SugarCrepe subset, ARO relation or attribute pair)
+  int64_t size() const { return image.defined() ? image.size(0) : 0; }
 };
 
 struct Dataset {
@@ -58,6 +78,7 @@ struct Dataset {
   std::map<std::string, at::Tensor> splits;        // name -> sorted unique int64 row indices
   std::map<std::string, at::Tensor> class_splits;  // name -> int64 class ids
   Texts texts;
+  std::map<std::string, ItemGroup> groups;         // name -> compositional benchmark items
 
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
   int64_t num_images() const { return features.defined() ? features.size(0) : 0; }
