@@ -52,26 +52,11 @@ TEST_F(CoderSynth, ShowsThePapersOrdering) {
 }
 
 TEST_F(CoderSynth, PassesTheCommittedBaseline) {
-  auto ok = run_cli("check --baseline " + vlb::test::source_dir() +
-                    "/tests/regression/baselines/coder_synth.json " + exp());
-  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  vlb::test::expect_passes_baseline("coder_synth", exp());
 }
 
 TEST_F(CoderSynth, RerunGivesBitIdenticalMetrics) {
-  TempDir again;
-  auto r = run_cli("run experiments/specs/coder_synth.yaml --set runtime.seeds=[1] --results " + again.path());
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  int compared = 0;
-  for (const auto& e : fs::directory_iterator(again.path() + "/coder_synth")) {
-    if (!e.is_directory() || e.path().filename().string()[0] == '.') continue;
-    auto mine = fs::path(exp()) / e.path().filename();
-    ASSERT_TRUE(fs::exists(mine)) << mine;
-    auto a = nlohmann::json::parse(std::ifstream(e.path() / "metrics.json"));
-    auto b = nlohmann::json::parse(std::ifstream(mine / "metrics.json"));
-    EXPECT_EQ(a["metrics"], b["metrics"]) << e.path();
-    ++compared;
-  }
-  EXPECT_GT(compared, 10);
+  EXPECT_GT(vlb::test::expect_rerun_identical("experiments/specs/coder_synth.yaml", exp(), 1), 10);
 }
 
 TEST(CoderConvert, TextBankFromTheRealVocabIsAppendedNormalised) {

@@ -50,8 +50,7 @@ class IcisSynth : public ::testing::Test {
 TempDir* IcisSynth::dir_ = nullptr;
 
 TEST_F(IcisSynth, PassesTheCommittedBaseline) {
-  auto r = run_cli("check --baseline tests/regression/baselines/icis_synth.json " + exp());
-  EXPECT_EQ(r.exit_code, 0) << r.output;
+  vlb::test::expect_passes_baseline("icis_synth", exp());
 }
 
 // On H the cosine-trained injector loses here: 1 - cos leaves the injected rows' norm

@@ -13,6 +13,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
 namespace fs = std::filesystem;
 
 namespace vlb::test {
@@ -89,5 +92,32 @@ std::string read_text(const std::string& path) {
 }
 
 bool exists(const std::string& path) { return fs::exists(path); }
+
+int expect_rerun_identical(const std::string& spec, const std::string& experiment_dir, int seed) {
+  namespace fs = std::filesystem;
+  TempDir again;
+  auto r = run_cli("run " + spec + " --set runtime.seeds=[" + std::to_string(seed) + "] --results " +
+                   again.path());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  if (r.exit_code != 0) return 0;
+  const std::string name = fs::path(experiment_dir).filename().string();
+  int compared = 0;
+  for (const auto& run : run_dir_names(again.path() + "/" + name)) {
+    auto mine = fs::path(experiment_dir) / run;
+    EXPECT_TRUE(fs::exists(mine)) << mine;
+    if (!fs::exists(mine)) return 0;
+    auto a = nlohmann::json::parse(std::ifstream(fs::path(again.path()) / name / run / "metrics.json"));
+    auto b = nlohmann::json::parse(std::ifstream(mine / "metrics.json"));
+    EXPECT_EQ(a["metrics"], b["metrics"]) << run;
+    ++compared;
+  }
+  return compared;
+}
+
+void expect_passes_baseline(const std::string& name, const std::string& experiment_dir) {
+  auto ok = run_cli("check --baseline " + source_dir() + "/tests/regression/baselines/" + name +
+                    ".json " + experiment_dir);
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+}
 
 }  // namespace vlb::test

@@ -35,6 +35,14 @@ std::string source_dir();
 /// The run directories (16-hex names) of an experiment directory, sorted.
 std::vector<std::string> run_dir_names(const std::string& experiment_dir);
 
+/// Reruns `spec` with `--set runtime.seeds=[seed]` into a fresh directory and expects every run's
+/// metrics to equal those of the same run key under `experiment_dir` (a complete earlier run of
+/// the spec). Returns how many runs were compared (0 after a failed assertion).
+int expect_rerun_identical(const std::string& spec, const std::string& experiment_dir, int seed);
+
+/// `vlb check` of `experiment_dir` against tests/regression/baselines/<name>.json: exit 0 expected.
+void expect_passes_baseline(const std::string& name, const std::string& experiment_dir);
+
 /// ../shared/data next to the checkout, or "" when absent (a user's fresh clone).
 std::string shared_data_dir();
 
