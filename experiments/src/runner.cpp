@@ -229,7 +229,8 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
   double cpu0 = cpu_seconds();
   double fit_s = 0, predict_s = 0;
   int64_t n_train = 0, n_eval = 0;
-  json values = json::object(), higher = json::object();
+  json values = json::object(), higher = json::object(), aux = json::object();
+  std::string log_text;  // the method's log lines, kept in the run directory (log.txt)
   try {
     // The K-shot draw depends on the run seed alone (its own generator), see fewshot.h.
     DataView train = sample_shots(make_view(ds, c.train_split), c.shots, c.seed);
@@ -240,6 +241,9 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
     RunContext ctx;
     ctx.seed = c.seed;
     ctx.threads = c.threads;
+    ctx.log = [&](const std::string& line) {
+      log_text += fmt::format("[{:8.2f}s] {}\n", seconds_since(t0), line);
+    };
     // Seed and threads right before fit, so nothing earlier in the sweep can shift the stream.
     at::set_num_threads(c.threads);
     at::manual_seed(c.seed);
@@ -249,6 +253,9 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
     auto tp = Clock::now();
     Prediction pred = method->predict(eval, ctx);
     predict_s = seconds_since(tp);
+    // Scalar side outputs (epochs run, selected epochs, diagnostics) are kept next to the metrics.
+    for (const auto& [name, t] : pred.aux)
+      if (t.defined() && t.numel() == 1 && !t.is_complex()) aux[name] = t.item<double>();
     Targets targets{eval.label(), eval.labels(), ds.num_classes(), &ds, eval.rows};
     for (const auto& mc : c.metrics) {
       auto metric = reg.metrics.create(mc.name, mc.params);
@@ -274,6 +281,7 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
                     {"n_train", n_train},
                     {"n_eval", n_eval},
                     {"dataset_fingerprint", ds.fingerprint}};
+    if (!aux.empty()) metrics_json["aux"] = aux;
   } else {
     metrics_json = {{"status", "failed"},
                     {"run_key", r.key},
@@ -303,6 +311,7 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
                 {"fingerprint", ds.fingerprint},
                 {"feature_dtype", ds.feature_dtype}}}};
   write_plain(tmp / "env.json", env.dump(2) + "\n");
+  if (!log_text.empty()) write_plain(tmp / "log.txt", log_text);
   // metrics.json last: its presence (status ok) is what marks a run complete.
   write_plain(tmp / "metrics.json", metrics_json.dump(2) + "\n");
 

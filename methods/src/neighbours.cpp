@@ -129,7 +129,7 @@ TopK topk_inner_product(const at::Tensor& queries, const at::Tensor& bank, int64
   auto b = bank.to(torch::kFloat).contiguous();
   if (q.size(0) == 0 || b.size(0) == 0)
     return {torch::empty({q.size(0), k}, torch::kFloat), torch::empty({q.size(0), k}, torch::kLong)};
-  if (opts.backend == NeighbourBackend::kTorch) return torch_topk(q, b, k, opts);
+  if (opts.backend == NeighbourBackend::kTorch || !q.is_cpu() || !b.is_cpu()) return torch_topk(q, b, k, opts);
   return faiss_topk(q, b, k, opts);
 }
 

@@ -51,9 +51,11 @@ TEST(Neighbours, ChunkedEqualsUnchunkedEqualsFaissOnManyTies) {
   const int64_t k = 17;
   TopK ref = brute_force(q, bank, k);
   NeighbourOptions whole;
+  whole.backend = NeighbourBackend::kTorch;
   whole.query_chunk = 1 << 20;
   whole.bank_chunk = 1 << 20;
   NeighbourOptions chunked;
+  chunked.backend = NeighbourBackend::kTorch;
   chunked.query_chunk = 5;
   chunked.bank_chunk = 13;
   NeighbourOptions faiss;
@@ -71,11 +73,14 @@ TEST(Neighbours, RandomFloatsAgreeAcrossBackendsAndClampK) {
   auto bank = torch::randn({2000, 32});
   TopK ref = brute_force(q, bank, 10);
   NeighbourOptions chunked;
+  chunked.backend = NeighbourBackend::kTorch;
   chunked.bank_chunk = 333;
   chunked.query_chunk = 10;
   NeighbourOptions faiss;
   faiss.backend = NeighbourBackend::kFaissFlat;
-  for (const auto& o : {NeighbourOptions{}, chunked, faiss}) {
+  NeighbourOptions whole;
+  whole.backend = NeighbourBackend::kTorch;
+  for (const auto& o : {whole, chunked, faiss}) {
     TopK r = topk_inner_product(q, bank, 10, o);
     EXPECT_TRUE(torch::equal(r.indices, ref.indices)) << to_string(o.backend);
     EXPECT_TRUE(torch::allclose(r.values, ref.values, 1e-5, 1e-5));

@@ -64,9 +64,9 @@ void add_selection_params(ParamSchema& s) {
                   "weight of the kept similarities: uniform (official), k*softmax(s/temperature), "
                   "1/log2(rank+2)")
       .add_float("temperature", 0.01, 1e-6, std::nullopt, "softmax weighting temperature")
-      .add_string("backend", "torch", {"torch", "faiss", "hnsw"},
-                  "top-k search: chunked torch GEMM (exact, default), faiss flat (exact), faiss "
-                  "HNSW (approximate)");
+      .add_string("backend", "faiss", {"torch", "faiss", "hnsw"},
+                  "top-k search: faiss flat (exact, default: the faster exact path), chunked torch "
+                  "GEMM (exact), faiss HNSW (approximate)");
 }
 
 // ---- zero-shot -----------------------------------------------------------------------------

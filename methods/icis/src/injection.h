@@ -45,9 +45,11 @@ class InjectionMethod : public Method {
   at::Tensor omega_unseen_;         // [U, D+1]
   int64_t num_classes_ = 0;
   int64_t base_selected_epoch_ = -1;
+  double inject_norm_ratio_ = 0.0;  // mean ||w|| injected / seen, before any inject_norm rescale
 
  private:
-  std::string descriptor_, seen_split_, unseen_split_, descriptor_norm_, base_select_split_;
+  std::string descriptor_, seen_split_, unseen_split_, descriptor_norm_, base_select_split_,
+      inject_norm_;
   BaseClassifierOptions base_;
 };
 

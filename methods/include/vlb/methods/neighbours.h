@@ -11,17 +11,19 @@
 namespace vlb {
 
 enum class NeighbourBackend {
-  kTorch,      // chunked LibTorch GEMM + stable top-k merge (default: ties exactly by index)
-  kFaissFlat,  // faiss IndexFlatIP (exact); ties re-ordered by index, see Note [faiss ties]
+  kTorch,      // chunked LibTorch GEMM + stable top-k merge (ties exactly by index)
+  kFaissFlat,  // faiss IndexFlatIP (exact, default); ties re-ordered by index, see Note [faiss ties]
   kFaissHnsw,  // faiss IndexHNSWFlat, inner product: approximate, for banks of millions
 };
 NeighbourBackend parse_neighbour_backend(const std::string& name);  // "torch" | "faiss" | "hnsw"
 const char* to_string(NeighbourBackend b);
 
 struct NeighbourOptions {
-  NeighbourBackend backend = NeighbourBackend::kTorch;
-  int64_t query_chunk = 1024;  // query rows per GEMM block
-  int64_t bank_chunk = 16384;  // bank rows per GEMM block: memory is query_chunk x bank_chunk floats
+  // Note [default backend]: faiss flat is the faster exact path on our machines (bench_neighbours:
+  // 2.7-3.6x the chunked GEMM, docs/coder.md). Non-CPU tensors always take the torch path.
+  NeighbourBackend backend = NeighbourBackend::kFaissFlat;
+  int64_t query_chunk = 1024;  // query rows per GEMM block (faiss: per search call)
+  int64_t bank_chunk = 16384;  // torch: bank rows per GEMM block; memory query_chunk x bank_chunk floats
   int hnsw_m = 32;             // HNSW graph degree
   int hnsw_ef_search = 128;    // HNSW search breadth (>= k is enforced)
 };
