@@ -15,6 +15,13 @@ namespace vlb {
 
 at::Tensor DataView::features() const { return dataset->features.index_select(0, rows); }
 at::Tensor DataView::label() const { return dataset->label.index_select(0, rows); }
+at::Tensor DataView::feature_maps() const {
+  return dataset->feature_maps.defined() ? dataset->feature_maps.index_select(0, rows) : at::Tensor();
+}
+at::Tensor DataView::partial_labels() const {
+  return dataset->partial_labels.defined() ? dataset->partial_labels.index_select(0, rows)
+                                           : at::Tensor();
+}
 at::Tensor DataView::labels() const {
   return dataset->labels.defined() ? dataset->labels.index_select(0, rows) : at::Tensor();
 }

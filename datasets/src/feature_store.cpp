@@ -62,6 +62,22 @@ void write_contents(hid_t f, const Dataset& ds, const WriteOptions& opts) {
   at::Tensor label = ds.label.defined() ? ds.label : torch::full({N}, -1, torch::kLong);
   h5::write_array(f, "/images/label", label, DType::kInt32);
   if (ds.labels.defined()) h5::write_array(f, "/images/labels", ds.labels, DType::kInt8);
+  // Optional multi-label pieces (SARL); absent ones write nothing, so older files stay as they were.
+  if (ds.feature_maps.defined()) {
+    const auto& m = ds.feature_maps;
+    if (m.dim() != 3 || m.size(0) != N || m.size(1) != ds.map_height * ds.map_width)
+      throw Error(fmt::format("write_dataset: feature_maps must be [N={}, H*W={}*{}, C_f]", N,
+                              ds.map_height, ds.map_width));
+    // One chunk per image: a minibatch reads whole images.
+    h5::write_array(f, "/images/feature_maps", m.contiguous(), feat, 1);
+    h5::set_attr(f, "/images/feature_maps", "height", ds.map_height);
+    h5::set_attr(f, "/images/feature_maps", "width", ds.map_width);
+  }
+  if (ds.partial_labels.defined()) {
+    h5::write_array(f, "/images/partial_labels", ds.partial_labels, DType::kInt8);
+    h5::set_attr(f, "/images/partial_labels", "keep_prob", fmt::format("{}", ds.partial_keep_prob));
+    h5::set_attr(f, "/images/partial_labels", "seed", ds.partial_seed);
+  }
 
   for (const auto& [name, idx] : ds.splits) h5::write_array(f, "/splits/" + name, idx, DType::kInt64);
   for (const auto& [name, idx] : ds.class_splits)
@@ -271,6 +287,38 @@ Dataset load(const std::string& path) {
     r.check_range(p, ds.labels.flatten(), -1, 2, "multi-label values (+1/-1/0)");
   }
 
+  if (h5::exists(f, "/images/feature_maps")) {
+    const std::string p = "/images/feature_maps";
+    const std::string exp = fmt::format("[N={}, H*W, C_f] float32 or float16 with int attributes height, width", N);
+    h5::Info inf = r.need(p, exp);
+    if (inf.shape.size() != 3 || inf.shape[0] != N ||
+        (inf.dtype != DType::kFloat16 && inf.dtype != DType::kFloat32))
+      r.fail(p, "expected " + exp + ", got " + inf.describe());
+    auto hh = h5::get_attr_int(f, p, "height"), ww = h5::get_attr_int(f, p, "width");
+    if (!hh || !ww || *hh < 1 || *ww < 1 || *hh * *ww != inf.shape[1])
+      r.fail(p, fmt::format("attributes height and width must be positive integers with "
+                            "height*width = {} (the second dimension)", inf.shape[1]));
+    ds.map_height = *hh;
+    ds.map_width = *ww;
+    ds.feature_maps = h5::read_array(f, p).to(torch::kFloat);
+  }
+  if (h5::exists(f, "/images/partial_labels")) {
+    const std::string p = "/images/partial_labels";
+    std::string exp = fmt::format("[N={}, C={}] int8", N, C);
+    h5::Info inf = r.need(p, exp);
+    if (inf.dtype != DType::kInt8 || inf.shape != std::vector<int64_t>{N, C})
+      r.fail(p, "expected " + exp + ", got " + inf.describe());
+    ds.partial_labels = h5::read_array(f, p);
+    r.check_range(p, ds.partial_labels.flatten(), -1, 2, "partial-label values (+1/-1/0)");
+    auto kp = h5::get_attr_text(f, p, "keep_prob");
+    try {
+      ds.partial_keep_prob = kp ? std::stod(*kp) : -1.0;
+    } catch (const std::exception&) {
+      r.fail(p, "attribute keep_prob must be a number, got '" + *kp + "'");
+    }
+    ds.partial_seed = h5::get_attr_int(f, p, "seed").value_or(-1);
+  }
+
   // /splits and /class_splits
   if (h5::children(f, "/splits").empty())
     r.fail("/splits", "missing; expected at least one split /splits/<name> [n] int64");
@@ -453,6 +501,14 @@ std::string describe_file(const std::string& path) {
   o << fmt::format("images:        N={} D={} stored as {}{}{}\n", ds.num_images(), ds.dim(),
                    ds.feature_dtype, ds.image_ids.empty() ? "" : ", with ids",
                    ds.labels.defined() ? ", with multi-labels [N, C]" : "");
+  if (ds.feature_maps.defined())
+    o << fmt::format("feature maps:  [N, {}x{}, {}]\n", ds.map_height, ds.map_width,
+                     ds.feature_maps.size(2));
+  if (ds.partial_labels.defined())
+    o << fmt::format("partial labels: keep_prob={} seed={}, {:.1f}% of entries known\n",
+                     ds.partial_keep_prob, ds.partial_seed,
+                     100.0 * ds.partial_labels.ne(0).sum().item<double>() /
+                         std::max<int64_t>(1, ds.partial_labels.numel()));
   o << "classes:       " << ds.num_classes();
   for (size_t i = 0; i < ds.class_names.size() && i < 5; ++i)
     o << (i ? ", " : " (") << ds.class_names[i];

@@ -17,6 +17,10 @@
 #include "vlb/methods/composition.h"
 #include "vlb/metrics/composition.h"
 
+#include "vlb/datasets/synth_multilabel.h"
+#include "vlb/methods/sarl.h"
+#include "vlb/metrics/multilabel.h"
+
 namespace vlb {
 namespace {
 
@@ -29,6 +33,7 @@ Registries make_builtins() {
   register_synth_gzsl_source(r.datasets);
   register_synth_noisy_source(r.datasets);
   register_synth_composition_source(r.datasets);
+  register_synth_multilabel_source(r.datasets);
   // Methods: baselines first
   register_zeroshot(r.methods);
   register_ncm(r.methods);
@@ -46,11 +51,13 @@ Registries make_builtins() {
   register_vgse_smo(r.methods);
   register_near_methods(r.methods);  // + its baselines (methods/near)
   register_composition_methods(r.methods);
+  register_sarl_methods(r.methods);  // + its baselines (methods/sarl)
   // Metrics
   register_classification_metrics(r.metrics);
   register_gzsl_metrics(r.metrics);
   register_openvocab_metrics(r.metrics);
   register_composition_metrics(r.metrics);
+  register_multilabel_metrics(r.metrics);
   return r;
 }
 

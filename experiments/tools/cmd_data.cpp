@@ -45,15 +45,37 @@ Command add_synth_command(CLI::App& app) {
   struct State {
     std::string out;
     std::vector<std::string> sets;
+    std::string kind = "default";
+    std::string labels_from;
   };
   auto st = std::make_shared<State>();
-  auto* sub = app.add_subcommand("synth", "Write the seeded synthetic dataset (see `vlb describe synth`)");
+  auto* sub = app.add_subcommand(
+      "synth", "Write a seeded synthetic dataset: `vlb synth` (see `vlb describe synth`) or "
+               "`vlb synth multilabel [--labels-from voc2007]` (see `vlb describe synth_multilabel`)");
+  sub->add_option("kind", st->kind, "default | multilabel (feature maps + partial labels, SARL)")
+      ->check(CLI::IsMember({"default", "multilabel"}));
   sub->add_option("--out", st->out, "output .h5 file")->required();
   sub->add_option("--set", st->sets, "generator parameter NAME=VALUE (repeatable)");
+  sub->add_option("--labels-from", st->labels_from,
+                  "multilabel: take the label matrix from a real benchmark (voc2007, read from "
+                  "--set data_dir=..., default ../shared/data)");
   return {sub, [st] {
     // The registered source's schema, so `vlb synth` and spec files accept the same parameters.
-    const auto& entry = builtins().datasets.get("synth");
+    const bool ml = st->kind == "multilabel";
+    if (!st->labels_from.empty() && !ml)
+      throw ConfigError("--labels-from: only for `vlb synth multilabel`");
+    const auto& entry = builtins().datasets.get(ml ? "synth_multilabel" : "synth");
     Params p = entry.schema.defaults();
+    if (!st->labels_from.empty()) {
+      try {
+        p.set("labels_from", entry.schema.check("labels_from", st->labels_from));
+      } catch (const ConfigError& e) {
+        throw ConfigError("--labels-from " + st->labels_from + ": " + e.what());
+      }
+      // A real label matrix: every row unless --set asks for a subset.
+      p.set("train_images", int64_t{0});
+      p.set("test_images", int64_t{0});
+    }
     for (const auto& kv : st->sets) {
       auto eq = kv.find('=');
       if (eq == std::string::npos) throw ConfigError("--set " + kv + ": expected NAME=VALUE");

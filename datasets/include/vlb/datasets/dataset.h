@@ -79,6 +79,14 @@ struct Dataset {
   std::map<std::string, at::Tensor> class_splits;  // name -> int64 class ids
   Texts texts;
   std::map<std::string, ItemGroup> groups;         // name -> compositional benchmark items
+  // Optional multi-label with partial labels (SARL, datasets/SCHEMA.md "Feature maps"):
+  // spatial feature maps [N, H*W, C_f] float32 (row-major positions) with their grid size, and a
+  // partial label matrix [N, C] int8 (+1/-1/0 = unknown) made by an independent keep-mask.
+  at::Tensor feature_maps;                         // [N, H*W, C_f] or undefined
+  int64_t map_height = 0, map_width = 0;
+  at::Tensor partial_labels;                       // [N, C] int8 or undefined
+  double partial_keep_prob = -1;                   // keep probability p (-1: unknown)
+  int64_t partial_seed = -1;                       // seed of the keep-mask (-1: unknown)
 
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
   int64_t num_images() const { return features.defined() ? features.size(0) : 0; }
@@ -94,6 +102,8 @@ struct DataView {
   at::Tensor features() const;  // [n, D] float32
   at::Tensor label() const;     // [n] int64
   at::Tensor labels() const;    // [n, C] int8, undefined if the dataset has none
+  at::Tensor feature_maps() const;    // [n, H*W, C_f] float32, undefined if none
+  at::Tensor partial_labels() const;  // [n, C] int8, undefined if none
   int64_t size() const { return rows.defined() ? rows.size(0) : 0; }
 };
 
