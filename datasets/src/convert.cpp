@@ -10,6 +10,7 @@
 #include <set>
 
 #include "vlb/core/error.h"
+#include "vlb/core/fs.h"
 #include "vlb/core/sha256.h"
 #include "vlb/datasets/feature_store.h"
 #include "vlb/datasets/npy.h"
@@ -30,14 +31,7 @@ bool is_int(const at::Tensor& t) {
 }
 
 std::vector<std::string> read_lines(const std::string& path, const char* what) {
-  std::ifstream f(path);
-  if (!f) throw DataError(path, "", std::string("cannot open the ") + what);
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(f, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(line);
-  }
+  std::vector<std::string> lines = read_text_lines(path, what);
   while (!lines.empty() && lines.back().empty()) lines.pop_back();  // trailing newlines
   for (size_t i = 0; i < lines.size(); ++i)
     if (lines[i].empty())

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "vlb/core/error.h"
+#include "vlb/core/fs.h"
 #include "vlb/core/sha256.h"
 #include "vlb/datasets/feature_store.h"
 #include "vlb/datasets/npy.h"
@@ -106,17 +107,7 @@ at::Tensor locations(const at::Tensor& m, const std::string& path, const std::st
   return v.to(torch::kLong) - 1;
 }
 
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw DataError(path, "", "cannot read");
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(f, line)) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
+std::vector<std::string> read_lines(const std::string& path) { return read_text_lines(path, "name list", true); }
 
 at::Tensor sorted_unique(const at::Tensor& t) {
   return std::get<0>(torch::_unique(t, /*sorted=*/true));

@@ -49,4 +49,21 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+std::vector<std::string> read_text_lines(const std::string& path, const std::string& what,
+                                         bool trim_and_skip_empty) {
+  std::ifstream f(path);
+  if (!f) throw DataError(path, "", "cannot open the " + what);
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(f, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (trim_and_skip_empty) {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (line.empty()) continue;
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
 }  // namespace vlb

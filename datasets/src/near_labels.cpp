@@ -10,6 +10,7 @@
 #include <map>
 
 #include "vlb/core/error.h"
+#include "vlb/core/fs.h"
 #include "vlb/core/sha256.h"
 #include "vlb/datasets/feature_store.h"
 #include "vlb/datasets/fewshot.h"
@@ -19,17 +20,7 @@
 namespace vlb {
 namespace {
 
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw DataError(path, "", "cannot open the name list");
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(f, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    out.push_back(line);
-  }
-  return out;
-}
+std::vector<std::string> read_lines(const std::string& path) { return read_text_lines(path, "name list"); }
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "vlb/core/error.h"
+#include "vlb/core/fs.h"
 #include "vlb/datasets/cached_source.h"
 #include "vlb/datasets/npy.h"
 
@@ -26,15 +27,7 @@ namespace {
 constexpr const char* kVersion = "1";
 
 std::vector<std::string> lines_of(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw DataError(path, "", "cannot open (expected one entry per line)");
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(f, line)) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
+  return read_text_lines(path, "list (one entry per line)", true);
 }
 
 at::Tensor labels_npy(const std::string& path, int64_t C) {

@@ -22,10 +22,7 @@ class CompositionSynth : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    auto r = run_cli("run experiments/specs/composition_synth.yaml --results " + dir_->path());
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    auto rep = run_cli("report " + exp());
-    ASSERT_EQ(rep.exit_code, 0) << rep.output;
+    vlb::test::run_spec_and_report("composition_synth", dir_->path());
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string exp() { return dir_->path() + "/composition_synth"; }

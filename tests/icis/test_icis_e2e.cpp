@@ -42,8 +42,7 @@ class IcisSynth : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    auto r = run_cli("run experiments/specs/icis_synth.yaml --results " + dir_->path());
-    ASSERT_EQ(r.exit_code, 0) << r.output;
+    vlb::test::run_spec_and_report("icis_synth", dir_->path());
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string exp() { return dir_->path() + "/icis_synth"; }
@@ -57,8 +56,6 @@ TEST_F(IcisSynth, PassesTheCommittedBaseline) {
 
 // Cells of one metric from the spec's leaderboard, by row label.
 std::map<std::string, double> cells(const std::string& exp, const std::string& metric) {
-  auto r = run_cli("report " + exp);
-  EXPECT_EQ(r.exit_code, 0) << r.output;
   std::ifstream f(exp + "/leaderboard.json");
   auto lb = nlohmann::json::parse(f);
   std::map<std::string, double> out;

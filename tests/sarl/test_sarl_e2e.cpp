@@ -22,22 +22,14 @@ class SarlSynth : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    auto r = run_cli("run experiments/specs/sarl_synth.yaml --results " + dir_->path());
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    auto rep = run_cli("report " + exp());
-    ASSERT_EQ(rep.exit_code, 0) << rep.output;
+    exp_ = vlb::test::run_spec_and_report("sarl_synth", dir_->path());
   }
   static void TearDownTestSuite() { delete dir_; }
-  static std::string exp() { return dir_->path() + "/sarl_synth"; }
+  static std::string exp() { return exp_; }
   static double mean_of(const std::string& method, const std::string& metric) {
-    std::ifstream f(exp() + "/leaderboard.json");
-    auto lb = nlohmann::json::parse(f);
-    for (const auto& [row, cols] : lb["cells"][metric].items())
-      if (row == method || row.rfind(method + " (", 0) == 0)
-        for (const auto& [col, cell] : cols.items()) return cell["mean"].get<double>();
-    ADD_FAILURE() << "no row '" << method << "' for " << metric << " in " << lb.dump();
-    return 0;
+    return vlb::test::leaderboard_mean(exp_, method, metric);
   }
+  static inline std::string exp_;
   static TempDir* dir_;
 };
 TempDir* SarlSynth::dir_ = nullptr;

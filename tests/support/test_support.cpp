@@ -120,4 +120,24 @@ void expect_passes_baseline(const std::string& name, const std::string& experime
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
 }
 
+std::string run_spec_and_report(const std::string& name, const std::string& results_root) {
+  auto r = run_cli("run experiments/specs/" + name + ".yaml --results " + results_root);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const std::string exp = results_root + "/" + name;
+  auto rep = run_cli("report " + exp);
+  EXPECT_EQ(rep.exit_code, 0) << rep.output;
+  return exp;
+}
+
+double leaderboard_mean(const std::string& experiment_dir, const std::string& row,
+                        const std::string& metric) {
+  std::ifstream f(experiment_dir + "/leaderboard.json");
+  auto lb = nlohmann::json::parse(f);
+  for (const auto& [name, cols] : lb["cells"][metric].items())
+    if (name == row || name.rfind(row + " (", 0) == 0)
+      for (const auto& [col, cell] : cols.items()) return cell["mean"].get<double>();
+  ADD_FAILURE() << "no row '" << row << "' for " << metric << " in " << experiment_dir;
+  return 0;
+}
+
 }  // namespace vlb::test

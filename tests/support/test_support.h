@@ -43,6 +43,16 @@ int expect_rerun_identical(const std::string& spec, const std::string& experimen
 /// `vlb check` of `experiment_dir` against tests/regression/baselines/<name>.json: exit 0 expected.
 void expect_passes_baseline(const std::string& name, const std::string& experiment_dir);
 
+/// Runs experiments/specs/<name>.yaml into `results_root` and writes its report (gtest failures
+/// on a non-zero exit). Returns the experiment directory, results_root/<name>.
+std::string run_spec_and_report(const std::string& name, const std::string& results_root);
+
+/// The seed mean of `metric` in the first column of the leaderboard row that is exactly `row` or
+/// starts with "row (" (experiment_dir/leaderboard.json, written by `vlb report`); a gtest failure
+/// and 0 when there is no such row.
+double leaderboard_mean(const std::string& experiment_dir, const std::string& row,
+                        const std::string& metric);
+
 /// ../shared/data next to the checkout, or "" when absent (a user's fresh clone).
 std::string shared_data_dir();
 
