@@ -110,4 +110,20 @@ TEST(IcisInjection, CostaWavgNormScaleAndConse) {
   EXPECT_NEAR(item(s[0][2]), 1.0 / (e * std::sqrt(2.0)), 1e-6);
 }
 
+TEST(IcisInjection, ConseTopTKeepsTheMostProbableSeenClassesRenormalised) {
+  // p = (1, 2, 3) / 6; top-2 keeps (0, 2, 3) / 5, so e = (0, 0.4, 0.6) over one-hot descriptors.
+  auto logits = torch::log(torch::tensor({{1.0, 2.0, 3.0}}));
+  auto eye = torch::eye(3);
+  auto s = conse_scores(logits, eye, eye, 2);
+  const double n = std::sqrt(0.4 * 0.4 + 0.6 * 0.6);
+  EXPECT_NEAR(item(s[0][0]), 0.0, 1e-6);
+  EXPECT_NEAR(item(s[0][1]), 0.4 / n, 1e-6);
+  EXPECT_NEAR(item(s[0][2]), 0.6 / n, 1e-6);
+  // top_t 0 and top_t >= S are the all-class rule.
+  auto all = conse_scores(logits, eye, eye, 0);
+  const double m = std::sqrt(1.0 + 4.0 + 9.0);
+  EXPECT_NEAR(item(all[0][0]), 1.0 / m, 1e-6);
+  EXPECT_TRUE(torch::allclose(all, conse_scores(logits, eye, eye, 3)));
+}
+
 }  // namespace

@@ -31,8 +31,16 @@ at::Tensor norm_scale_heuristic(const at::Tensor& w) {
 }
 
 at::Tensor conse_scores(const at::Tensor& seen_logits, const at::Tensor& a_seen,
-                        const at::Tensor& a_all) {
-  auto e = torch::softmax(seen_logits, 1).mm(a_seen);
+                        const at::Tensor& a_all, int64_t top_t) {
+  auto p = torch::softmax(seen_logits, 1);
+  if (top_t > 0 && top_t < p.size(1)) {
+    // Keep the T most probable seen classes and renormalise (Norouzi et al.'s ConSE); topk's
+    // order among equal probabilities does not matter, since equal weights sum the same.
+    auto top = p.topk(top_t, 1);
+    auto kept = torch::zeros_like(p).scatter_(1, std::get<1>(top), std::get<0>(top));
+    p = kept / kept.sum(1, true);
+  }
+  auto e = p.mm(a_seen);
   return l2_normalize(e).mm(l2_normalize(a_all).t());
 }
 
@@ -118,14 +126,15 @@ class VgseSmo final : public InjectionMethod {
 
 class Conse final : public InjectionMethod {
  public:
-  using InjectionMethod::InjectionMethod;
+  Conse(const Params& p, std::string name)
+      : InjectionMethod(p, std::move(name)), top_t_(p.get_int("top_t")) {}
 
   Prediction predict(const DataView& eval, const RunContext&) override {
     torch::NoGradGuard ng;
     const int64_t d1 = omega_seen_.size(1);
     auto logits = torch::addmm(omega_seen_.select(1, d1 - 1), eval.features(),
                                omega_seen_.narrow(1, 0, d1 - 1).t());
-    auto scores = conse_scores(logits, a_seen_, a_all_);
+    auto scores = conse_scores(logits, a_seen_, a_all_, top_t_);
     auto member = torch::zeros({num_classes_}, torch::kBool);
     member.index_fill_(0, seen_, true).index_fill_(0, unseen_, true);
     scores.masked_fill_(member.logical_not().unsqueeze(0), -std::numeric_limits<float>::infinity());
@@ -137,6 +146,9 @@ class Conse final : public InjectionMethod {
   at::Tensor inject(const RunContext&) override {
     return torch::zeros({a_unseen_.size(0), omega_seen_.size(1)});
   }
+
+ private:
+  int64_t top_t_;
 };
 
 template <class T>
@@ -160,7 +172,16 @@ RegistryEntry<Method> entry(const std::string& name, const std::string& help,
 
 void register_conse(MethodRegistry& reg) {
   reg.add(icis::entry<icis::Conse>(
-      "conse", "ConSE: softmax-weighted seen descriptors, cosine to every class descriptor"));
+      "conse", "ConSE: softmax-weighted seen descriptors, cosine to every class descriptor",
+      [](ParamSchema& s) {
+        // Note [ConSE top_t]: the ICIS repo weights all seen classes (top_t 0, the default);
+        // the original ConSE keeps the T most probable ones (T = 10 there). With a flat
+        // base-classifier softmax (L2-normalised CLIP features) the all-class mean is nearly
+        // the same for every image and ConSE falls to chance; docs/icis.md.
+        s.add_int("top_t", 0, 0, 1 << 20,
+                  "0: weight every seen class (ICIS repo). T > 0: keep the T most probable seen "
+                  "classes, renormalised (original ConSE)");
+      }));
 }
 
 void register_costa(MethodRegistry& reg) {

@@ -70,9 +70,10 @@ at::Tensor wavg_weights(const at::Tensor& a_unseen, const at::Tensor& a_seen,
                         const at::Tensor& omega_seen, double eta);
 /// The norm-scale heuristic: W / (10 * mean row norm of W).
 at::Tensor norm_scale_heuristic(const at::Tensor& w);
-/// ConSE: e(x) = sum_s softmax(logits)_s a_s; scores [n, C] = cos(e(x), a_c).
+/// ConSE: e(x) = sum_s p_s a_s with p = softmax(logits), restricted to the top_t most probable
+/// seen classes and renormalised when top_t > 0; scores [n, C] = cos(e(x), a_c).
 at::Tensor conse_scores(const at::Tensor& seen_logits, const at::Tensor& a_seen,
-                        const at::Tensor& a_all);
+                        const at::Tensor& a_all, int64_t top_t = 0);
 
 }  // namespace icis
 }  // namespace vlb
