@@ -216,4 +216,31 @@ TEST(SarlMethods, BadInputNamesWhatIsMissing) {
   }
 }
 
+TEST(SarlMethods, RankScaledScoreIsTheSameInitialFunctionButTrainsDifferently) {
+  SynthMultiLabelOptions o;
+  o.classes = 5;
+  o.height = 3;
+  o.width = 3;
+  o.dim = 8;
+  o.train_images = 24;
+  o.test_images = 6;
+  Dataset ds = generate_synth_multilabel(o);
+  const auto& reg = vlb::builtins().methods;
+  auto scores = [&](const std::string& score_param, int64_t epochs) {
+    Params p = reg.get("sarl").schema.defaults();
+    p.set("rank", int64_t(32));  // a power of two: d·w / d is exact in float
+    p.set("score_param", score_param);
+    p.set("epochs", epochs);
+    torch::manual_seed(5);
+    auto m = reg.create("sarl", p);
+    m->fit(make_view(ds, "train"), RunContext{});
+    return m->predict(make_view(ds, "test"), RunContext{}).scores;
+  };
+  // Untrained (0 epochs): w' = d·w_eff and e uses w'/d, the same function and random stream.
+  EXPECT_TRUE(torch::equal(scores("standard", 0), scores("rank_scaled", 0)));
+  // Trained: Adam steps w' by about lr either way, so the score moves d times less.
+  auto a = scores("standard", 2), b = scores("rank_scaled", 2);
+  EXPECT_GT((a - b).abs().max().item<double>(), 1e-4);
+}
+
 }  // namespace

@@ -133,6 +133,7 @@ struct SarlOptions {
   std::string projection = "per_category";  // per_category | shared
   std::string text = "per_category";        // per_category | shared
   int64_t rank = 512, tile = 4;
+  std::string score_param = "standard";  // standard | rank_scaled
   std::string word_kind = "glove", text_kind = "text_embedding", proj_init = "identity";
   double logit_scale = 10.0;
   bool class_bias = true;
@@ -164,7 +165,14 @@ class Sarl final : public Method {
       // class; tests/sarl check the identity).
       U_ = uni({Cf, o_.rank}, Cf).requires_grad_();
       V_ = uni({X_.size(1), o_.rank}, X_.size(1)).requires_grad_();
-      w_ = uni({o_.rank}, o_.rank).requires_grad_();
+      // Note [SARL: rank-scaled score]: with Adam every entry of w' moves by about lr per step,
+      // so the attention score e moves by up to lr·d and the position softmax saturates early at
+      // large d (docs/sarl.md, rank sweep). `score_param: rank_scaled` trains w' = d·w_eff and
+      // uses w_eff = w'/d: the same initial function and random stream, a step in e of about lr
+      // at every rank. Not in the lineage (it trains fc3·fc4 with SGD); `standard` is the default.
+      w_ = uni({o_.rank}, o_.rank);
+      if (rank_scaled()) w_ = w_ * static_cast<double>(o_.rank);
+      w_.requires_grad_();
       params_ = {U_, V_, w_};
     }
     const bool eye = o_.proj_init == "identity" && Cf == Dt;
@@ -202,7 +210,8 @@ class Sarl final : public Method {
     const int64_t B = F.size(0);
     at::Tensor S;  // [B, C, C_f]
     if (o_.decouple) {
-      S = sarl::semantic_decouple(F, X_, U_, V_, w_, o_.tile).features;
+      at::Tensor w = rank_scaled() ? w_ / static_cast<double>(o_.rank) : w_;
+      S = sarl::semantic_decouple(F, X_, U_, V_, w, o_.tile).features;
     } else {
       const int64_t C = o_.text == "per_category" ? Tl_.size(0) : Tfix_.size(0);
       S = F.mean(1).unsqueeze(1).expand({B, C, F.size(2)});
@@ -215,6 +224,8 @@ class Sarl final : public Method {
     at::Tensor logits = o_.logit_scale * cos;
     return o_.class_bias ? logits + b_ : logits;
   }
+
+  bool rank_scaled() const { return o_.score_param == "rank_scaled"; }
 
   std::string name_;
   SarlOptions o_;
@@ -274,6 +285,9 @@ void add_sarl_params(ParamSchema& s, const SarlOptions& d, bool decouple) {
   if (decouple)
     s.add_int("rank", d.rank, 1, 65536, "rank d of the low-rank bilinear attention (lineage: 512 / 1024)")
         .add_int("tile", d.tile, 1, 100000, "categories per tile of the decoupling (memory B·P·tile·d)")
+        .add_string("score_param", d.score_param, {"standard", "rank_scaled"},
+                    "standard: train w' of e = w'ᵀ tanh(u ⊙ v) directly; rank_scaled: train d·w' "
+                    "(the same function, a rank-independent Adam step in e; Note [SARL: rank-scaled score])")
         .add_string("word_kind", d.word_kind, {}, "descriptor with the category word vectors (GloVe)");
   s.add_string("projection", d.projection, {"per_category", "shared"}, "feature -> text-space projection")
       .add_string("proj_init", d.proj_init, {"identity", "random"}, "identity when C_f = D_t")
@@ -287,6 +301,7 @@ SarlOptions sarl_options(const Params& p, SarlOptions o) {
   if (o.decouple) {
     o.rank = p.get_int("rank");
     o.tile = p.get_int("tile");
+    o.score_param = p.get_string("score_param");
     o.word_kind = p.get_string("word_kind");
   }
   o.projection = p.get_string("projection");
