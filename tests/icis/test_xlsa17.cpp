@@ -5,6 +5,8 @@
 
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "test_support.h"
 #include "vlb/core/error.h"
 #include "vlb/datasets/feature_store.h"
@@ -139,6 +141,67 @@ TEST(Xlsa17, FeaturesThatDoNotCoverTheLocationsAreABadInputError) {
   EXPECT_NE(r.output.find("14335 rows"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("_loc"), std::string::npos) << r.output;
   EXPECT_FALSE(vlb::test::exists(out));
+}
+
+// The sun_clip_gzsl join on the real files: 270 exact name matches plus 125 where only the word
+// order differs ("indoor apse" / "apse_indoor"), unseen = the matched xlsa17 test classes.
+std::string convert_sun_clip(const std::string& data, const std::string& out, const std::string& extra) {
+  auto r = vlb::test::run_cli("convert sun-clip-gzsl --clip-dir " + data + "/clip_vit_b32/sun397" +
+                              " --att-splits " + data + "/xlsa17/SUN/att_splits.mat --test-classes " +
+                              data + "/xlsa17/SUN/testclasses.txt --descriptor conceptnet=" + data +
+                              "/icis_embeddings/conceptnet/SUN_cn_sum_list.npy --out " + out + extra);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return r.output;
+}
+
+TEST(SunClipGzsl, JoinsByNameAndWordOrderAndWritesTheMapping) {
+  VLB_REQUIRE_SHARED_DATA(data);
+  TempDir dir;
+  convert_sun_clip(data, dir / "sun.h5", "");
+  auto ds = vlb::read_dataset(dir / "sun.h5");
+  EXPECT_EQ(ds.num_classes(), 395);
+  EXPECT_EQ(ds.class_splits.at("seen").numel(), 349);
+  EXPECT_EQ(ds.class_splits.at("unseen").numel(), 46);
+  EXPECT_EQ(ds.splits.at("trainval").numel(), 2792);
+  EXPECT_EQ(ds.splits.at("test_seen").numel(), 3490);
+  EXPECT_EQ(ds.splits.at("test_unseen").numel(), 460);
+  EXPECT_EQ(ds.descriptors.at("att").sizes(), (std::vector<int64_t>{395, 102}));
+  EXPECT_EQ(ds.descriptors.at("conceptnet").sizes(), (std::vector<int64_t>{395, 300}));
+  auto mapping = nlohmann::json::parse(ds.attrs.at("class_mapping"));
+  ASSERT_EQ(mapping.size(), 395u);
+  int exact = 0, order = 0, unseen = 0;
+  for (const auto& m : mapping) {
+    const std::string how = m.at("match");
+    exact += how == "exact";
+    order += how == "word_order";
+    unseen += m.at("unseen").get<bool>();
+    if (m.at("sun397") == "indoor apse") EXPECT_EQ(m.at("xlsa17"), "apse_indoor");
+  }
+  EXPECT_EQ(exact, 270);
+  EXPECT_EQ(order, 125);
+  EXPECT_EQ(unseen, 46);
+  EXPECT_EQ(ds.attrs.at("unseen_added_by_seed"), "[]");
+  // No image of an unseen class is in the training split.
+  auto unseen_rows = torch::isin(ds.label.index_select(0, ds.splits.at("trainval")),
+                                 ds.class_splits.at("unseen"));
+  EXPECT_EQ(unseen_rows.sum().item<int64_t>(), 0);
+}
+
+TEST(SunClipGzsl, TopsUpTheUnseenClassesWithSeededSeenOnes) {
+  VLB_REQUIRE_SHARED_DATA(data);
+  TempDir dir;
+  convert_sun_clip(data, dir / "a.h5", " --min-unseen 60 --seed 3");
+  convert_sun_clip(data, dir / "b.h5", " --min-unseen 60 --seed 3");
+  convert_sun_clip(data, dir / "c.h5", " --min-unseen 60 --seed 4");
+  auto a = vlb::read_dataset(dir / "a.h5"), b = vlb::read_dataset(dir / "b.h5"),
+       c = vlb::read_dataset(dir / "c.h5");
+  EXPECT_EQ(a.class_splits.at("unseen").numel(), 60);
+  EXPECT_EQ(nlohmann::json::parse(a.attrs.at("unseen_added_by_seed")).size(), 14u);
+  EXPECT_TRUE(torch::equal(a.class_splits.at("unseen"), b.class_splits.at("unseen")));
+  EXPECT_FALSE(torch::equal(a.class_splits.at("unseen"), c.class_splits.at("unseen")));
+  // The 46 xlsa17 test classes stay unseen whatever the seed; trainval loses the added classes.
+  EXPECT_GE(torch::isin(a.class_splits.at("unseen"), c.class_splits.at("unseen")).sum().item<int64_t>(), 46);
+  EXPECT_EQ(a.splits.at("trainval").numel(), 2792 - 14 * 8);
 }
 
 TEST(Xlsa17, NotAMatFileIsABadInputError) {
