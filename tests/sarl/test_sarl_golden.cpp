@@ -164,14 +164,20 @@ TEST(PartialLabels, IndependentKeepMaskIsSeededAndKeepsValues) {
   EXPECT_EQ(make_partial_labels(y, 0.0, 1).ne(0).sum().item<int64_t>(), 0);
 }
 
-TEST(SynthMultiLabel, RoundTripsFeatureMapsAndPartialLabels) {
+// A small synthetic multi-label file: classes, an h x w grid of 8-d features, train/test rows.
+SynthMultiLabelOptions small_multilabel(int64_t classes, int64_t h, int64_t w, int64_t train, int64_t test) {
   SynthMultiLabelOptions o;
-  o.classes = 6;
-  o.height = 3;
-  o.width = 2;
+  o.classes = classes;
+  o.height = h;
+  o.width = w;
   o.dim = 8;
-  o.train_images = 40;
-  o.test_images = 10;
+  o.train_images = train;
+  o.test_images = test;
+  return o;
+}
+
+TEST(SynthMultiLabel, RoundTripsFeatureMapsAndPartialLabels) {
+  SynthMultiLabelOptions o = small_multilabel(6, 3, 2, 40, 10);
   o.keep_prob = 0.4;
   o.label_seed = 11;
   Dataset ds = generate_synth_multilabel(o);
@@ -217,14 +223,7 @@ TEST(SarlMethods, BadInputNamesWhatIsMissing) {
 }
 
 TEST(SarlMethods, RankScaledScoreIsTheSameInitialFunctionButTrainsDifferently) {
-  SynthMultiLabelOptions o;
-  o.classes = 5;
-  o.height = 3;
-  o.width = 3;
-  o.dim = 8;
-  o.train_images = 24;
-  o.test_images = 6;
-  Dataset ds = generate_synth_multilabel(o);
+  Dataset ds = generate_synth_multilabel(small_multilabel(5, 3, 3, 24, 6));
   const auto& reg = vlb::builtins().methods;
   auto scores = [&](const std::string& score_param, int64_t epochs) {
     Params p = reg.get("sarl").schema.defaults();
