@@ -145,13 +145,12 @@ TEST(Xlsa17, FeaturesThatDoNotCoverTheLocationsAreABadInputError) {
 
 // The sun_clip_gzsl join on the real files: 270 exact name matches plus 125 where only the word
 // order differs ("indoor apse" / "apse_indoor"), unseen = the matched xlsa17 test classes.
-std::string convert_sun_clip(const std::string& data, const std::string& out, const std::string& extra) {
+void convert_sun_clip(const std::string& data, const std::string& out, const std::string& extra) {
   auto r = vlb::test::run_cli("convert sun-clip-gzsl --clip-dir " + data + "/clip_vit_b32/sun397" +
                               " --att-splits " + data + "/xlsa17/SUN/att_splits.mat --test-classes " +
                               data + "/xlsa17/SUN/testclasses.txt --descriptor conceptnet=" + data +
                               "/icis_embeddings/conceptnet/SUN_cn_sum_list.npy --out " + out + extra);
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  return r.output;
 }
 
 TEST(SunClipGzsl, JoinsByNameAndWordOrderAndWritesTheMapping) {
