@@ -62,28 +62,6 @@ std::string synonym_of(const std::string& name, const std::string& family, int64
 
 }  // namespace
 
-std::string canonical_label(const std::string& s, const std::string& mode) {
-  if (mode == "none") return s;
-  if (mode != "case" && mode != "full")
-    throw ConfigError("label canonicalisation '" + mode + "': expected none, case or full");
-  std::string t;
-  t.reserve(s.size());
-  for (unsigned char ch : s) {
-    char c = static_cast<char>(std::tolower(ch));
-    if (std::isspace(ch)) c = ' ';
-    // Non-ASCII bytes (UTF-8) are kept as they are.
-    else if (mode == "full" && ch < 128 && (std::ispunct(ch))) c = ' ';
-    t.push_back(c);
-  }
-  std::string out;  // collapse runs of spaces and trim
-  for (char c : t) {
-    if (c == ' ' && (out.empty() || out.back() == ' ')) continue;
-    out.push_back(c);
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
 SimulatedLabels simulate_noisy_labels(const at::Tensor& features, const at::Tensor& label,
                                       const at::Tensor& class_means,
                                       const std::vector<std::string>& class_names,

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "vlb/core/error.h"
-#include "vlb/datasets/synth_noisy.h"
+#include "vlb/core/text.h"
 #include "vlb/metrics/hungarian.h"
 
 namespace vlb {

@@ -8,7 +8,7 @@
 
 #include "vlb/datasets/synth.h"
 #include "vlb/experiments/builtins.h"
-#include "vlb/methods/ops.h"
+#include "vlb/methods/impl/ops.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include "vlb/methods/neighbours.h"
+#include "vlb/methods/impl/neighbours.h"
 
 namespace {
 

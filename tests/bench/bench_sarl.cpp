@@ -4,7 +4,7 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include "../../methods/sarl/src/sarl_core.h"
+#include "vlb/methods/sarl.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "vlb/methods/neighbours.h"
+#include "vlb/methods/impl/neighbours.h"
 
 namespace vlb {
 namespace {

@@ -9,6 +9,7 @@
 #include "vlb/core/error.h"
 #include "vlb/datasets/feature_store.h"
 #include "vlb/datasets/synth_composition.h"
+#include "vlb/experiments/builtins.h"
 #include "vlb/methods/composition.h"
 #include "vlb/metrics/composition.h"
 
@@ -170,7 +171,7 @@ std::map<std::string, double> evaluate(const std::string& method, const vlb::Dat
                                        std::map<std::string, vlb::ParamValue> params, uint64_t seed,
                                        vlb::Prediction* keep = nullptr) {
   vlb::MethodRegistry methods("method");
-  vlb::register_composition_methods(methods);
+  vlb::register_composition(methods);
   vlb::MetricRegistry metrics("metric");
   vlb::register_composition_metrics(metrics);
   const auto& e = methods.get(method);

@@ -5,8 +5,9 @@
 #include "vlb/core/error.h"
 #include "vlb/datasets/fewshot.h"
 #include "vlb/datasets/synth.h"
+#include "vlb/experiments/builtins.h"
 #include "vlb/methods/method.h"
-#include "vlb/methods/ops.h"
+#include "vlb/methods/impl/ops.h"
 
 namespace vlb {
 namespace {
@@ -14,9 +15,7 @@ namespace {
 MethodRegistry& methods() {
   static MethodRegistry reg = [] {
     MethodRegistry r("method");
-    register_zeroshot(r);
-    register_ncm(r);
-    register_linear_probe(r);
+    register_baselines(r);
     return r;
   }();
   return reg;

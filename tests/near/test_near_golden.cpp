@@ -10,7 +10,7 @@
 #include <random>
 #include <sstream>
 
-#include "../../methods/near/src/near_core.h"
+#include "vlb/methods/near.h"
 #include "test_support.h"
 #include "vlb/core/error.h"
 #include "vlb/datasets/synth_noisy.h"

@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "../../methods/sarl/src/sarl_core.h"
+#include "vlb/methods/sarl.h"
 #include "test_support.h"
 #include "vlb/core/error.h"
 #include "vlb/datasets/feature_store.h"

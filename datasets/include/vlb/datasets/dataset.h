@@ -28,6 +28,9 @@ inline constexpr int8_t kMaxTextType = 4;
 const char* to_string(TextType t);
 TextType parse_text_type(const std::string& name);
 
+/// /texts/source value of simulated or real MLLM label rows (NeaR's noisy labels).
+inline constexpr int8_t kMllmLabelSource = 1;
+
 /// Free-standing or caption texts embedded in the same space as the images.
 struct Texts {
   at::Tensor features;               // [T, D] float32, undefined when the file has no texts

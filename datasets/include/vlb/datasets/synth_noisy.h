@@ -14,16 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "vlb/core/text.h"
 #include "vlb/datasets/dataset.h"
 
 namespace vlb {
-
-/// /texts/source value of simulated or real MLLM label rows.
-inline constexpr int8_t kMllmLabelSource = 1;
-
-/// Label canonicalisation (NeaR step 1): "none" keeps the string; "case" lower-cases and collapses
-/// whitespace; "full" also maps punctuation, '_' and '-' to spaces. Throws ConfigError otherwise.
-std::string canonical_label(const std::string& s, const std::string& mode = "full");
 
 /// The noisy-MLLM-label simulator. Per image one string drawn from its class's distribution:
 /// the exact name (sometimes in another surface form), a synonym, the name of a visually close

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "vlb/methods/method.h"
-#include "vlb/methods/neighbours.h"
+#include "vlb/methods/impl/neighbours.h"
 
 namespace vlb {
 namespace coder {

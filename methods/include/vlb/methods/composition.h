@@ -12,8 +12,6 @@
 #include "vlb/methods/method.h"
 
 namespace vlb {
-/// contrastive_heads, raw_similarity.
-void register_composition_methods(MethodRegistry& reg);
 
 namespace composition {
 

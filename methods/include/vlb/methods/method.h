@@ -63,9 +63,5 @@ using MethodRegistry = Registry<Method>;
 /// Tag helper: "task:classification" etc., used in RegistryEntry::tags.
 std::string task_tag(Task t);
 
-// Baselines every leaderboard needs (methods/src/baselines_*.cpp).
-void register_zeroshot(MethodRegistry& reg);
-void register_ncm(MethodRegistry& reg);
-void register_linear_probe(MethodRegistry& reg);
 
 }  // namespace vlb

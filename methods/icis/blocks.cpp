@@ -1,5 +1,5 @@
 // Seen/unseen setup, base classifier and joint head shared by every injection method.
-#include "injection.h"
+#include "vlb/methods/icis.h"
 
 #include <torch/torch.h>
 
@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "vlb/core/error.h"
-#include "vlb/methods/ops.h"
+#include "vlb/methods/impl/ops.h"
 
 namespace vlb::icis {
 

@@ -10,7 +10,7 @@
 
 #include "vlb/core/error.h"
 #include "vlb/methods/coder.h"
-#include "vlb/methods/ops.h"
+#include "vlb/methods/impl/ops.h"
 
 namespace vlb::coder {
 

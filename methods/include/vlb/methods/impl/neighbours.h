@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "vlb/methods/ops.h"
+#include "vlb/methods/impl/ops.h"
 
 namespace vlb {
 

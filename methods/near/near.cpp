@@ -11,11 +11,10 @@
 #include <limits>
 #include <map>
 
-#include "near_core.h"
 #include "vlb/core/error.h"
-#include "vlb/datasets/synth_noisy.h"
-#include "vlb/methods/neighbours.h"
-#include "vlb/methods/ops.h"
+#include "vlb/core/text.h"
+#include "vlb/methods/impl/neighbours.h"
+#include "vlb/methods/impl/ops.h"
 
 namespace vlb {
 namespace {
@@ -281,7 +280,7 @@ void add(MethodRegistry& reg, const char* name, const char* help, F&& schema_fn,
 
 }  // namespace
 
-void register_near_methods(MethodRegistry& reg) {
+void register_near(MethodRegistry& reg) {
   add(reg, "near",
       "NeaR (arXiv 2505.01064, reconstructed at feature level): kNN candidate sets, GMM "
       "clean/noisy split of per-sample losses, label refinement, CE + lambda * partial-label loss",

@@ -5,7 +5,7 @@
 
 #include "vlb/core/error.h"
 #include "vlb/methods/method.h"
-#include "vlb/methods/ops.h"
+#include "vlb/methods/impl/ops.h"
 
 namespace vlb {
 namespace {

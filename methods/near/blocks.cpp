@@ -2,7 +2,7 @@
 // candidate sets, GMM on the loss -> clean/noisy, label refinement, partial-label learning) are
 // implemented as described in shared/specs §2.3; every other choice is a named option with a
 // Note [NeaR: ...] here and in docs/near.md.
-#include "near_core.h"
+#include "vlb/methods/near.h"
 
 #include <torch/torch.h>
 
@@ -14,9 +14,9 @@
 #include <map>
 
 #include "vlb/core/error.h"
-#include "vlb/datasets/synth_noisy.h"
-#include "vlb/methods/neighbours.h"
-#include "vlb/methods/ops.h"
+#include "vlb/core/text.h"
+#include "vlb/methods/impl/neighbours.h"
+#include "vlb/methods/impl/ops.h"
 
 namespace vlb::near {
 namespace {

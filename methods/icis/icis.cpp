@@ -5,9 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "injection.h"
-#include "vlb/core/error.h"
 #include "vlb/methods/icis.h"
+#include "vlb/core/error.h"
 
 namespace vlb {
 namespace icis {
@@ -214,7 +213,7 @@ RegistryEntry<Method> injector_entry(const std::string& name, const std::string&
 }  // namespace
 }  // namespace icis
 
-void register_icis(MethodRegistry& reg) {
+void register_icis_trained(MethodRegistry& reg) {
   reg.add(icis::injector_entry(
       "icis", "ICIS: joint autoencoders inject unseen-class classifier rows from descriptors",
       {}));
@@ -237,6 +236,16 @@ void register_subreg(MethodRegistry& reg) {
   d.subreg = 0.001;
   reg.add(icis::injector_entry(
       "subreg", "single MLP + subspace-projection regulariser (Sub.Reg., Akyurek et al.)", d));
+}
+
+// The training-free injection baselines live in baselines.cpp.
+void register_icis_baselines(MethodRegistry& reg);
+
+void register_icis(MethodRegistry& reg) {
+  register_icis_trained(reg);
+  register_mlp_injector(reg);
+  register_subreg(reg);
+  register_icis_baselines(reg);
 }
 
 }  // namespace vlb

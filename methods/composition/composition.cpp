@@ -14,7 +14,7 @@
 
 #include "vlb/core/error.h"
 #include "vlb/methods/composition.h"
-#include "vlb/methods/ops.h"
+#include "vlb/methods/impl/ops.h"
 
 namespace vlb {
 namespace composition {
@@ -279,7 +279,7 @@ class ContrastiveHeads final : public Method {
 }  // namespace
 }  // namespace composition
 
-void register_composition_methods(MethodRegistry& reg) {
+void register_composition(MethodRegistry& reg) {
   const double kDense = 4194304;  // 2^22 similarities = 16 MiB of float32
   {
     RegistryEntry<Method> e;

@@ -11,7 +11,6 @@
 
 #include <cmath>
 
-#include "sarl_core.h"
 #include "vlb/core/error.h"
 
 namespace vlb {
@@ -315,7 +314,7 @@ SarlOptions sarl_options(const Params& p, SarlOptions o) {
 
 }  // namespace
 
-void register_sarl_methods(MethodRegistry& reg) {
+void register_sarl(MethodRegistry& reg) {
   struct Def {
     const char* name;
     const char* help;

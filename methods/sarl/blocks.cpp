@@ -1,5 +1,5 @@
 // SARL's semantic decoupling and losses (sarl_core.h).
-#include "sarl_core.h"
+#include "vlb/methods/sarl.h"
 
 #include <fmt/format.h>
 #include <torch/torch.h>

@@ -9,7 +9,7 @@
 
 #include "vlb/core/error.h"
 #include "vlb/methods/coder.h"
-#include "vlb/methods/ops.h"
+#include "vlb/methods/impl/ops.h"
 
 namespace vlb {
 namespace {
@@ -408,6 +408,13 @@ void register_tip_adapter(MethodRegistry& reg) {
   e.tags = {task_tag(Task::kClassification), "training_free"};
   e.factory = [](const Params& p) { return std::make_unique<CacheAdapter>(p, false); };
   reg.add(std::move(e));
+}
+
+void register_coder(MethodRegistry& reg) {
+  register_coder_zeroshot(reg);
+  register_coder_star(reg);
+  register_coder_fewshot(reg);
+  register_tip_adapter(reg);
 }
 
 }  // namespace vlb

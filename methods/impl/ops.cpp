@@ -1,7 +1,7 @@
 #include <torch/torch.h>
 
 #include "vlb/core/error.h"
-#include "vlb/methods/ops.h"
+#include "vlb/methods/impl/ops.h"
 
 namespace vlb {
 

@@ -6,10 +6,9 @@
 
 #include <limits>
 
-#include "injection.h"
-#include "vlb/core/error.h"
 #include "vlb/methods/icis.h"
-#include "vlb/methods/ops.h"
+#include "vlb/core/error.h"
+#include "vlb/methods/impl/ops.h"
 
 namespace vlb {
 namespace icis {
@@ -206,6 +205,13 @@ void register_vgse_smo(MethodRegistry& reg) {
             .add_int("smo_max_iter", 5000, 1, 10000000, "SGD step cap")
             .add_bool("norm_scale", true, "rescale injected rows to 1/(10 * mean row norm)");
       }));
+}
+
+void register_icis_baselines(MethodRegistry& reg) {
+  register_conse(reg);
+  register_costa(reg);
+  register_vgse_wavg(reg);
+  register_vgse_smo(reg);
 }
 
 }  // namespace vlb

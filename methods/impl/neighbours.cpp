@@ -1,5 +1,5 @@
 // Exact top-K inner-product search: chunked LibTorch GEMM with a stable merge, or faiss.
-#include "vlb/methods/neighbours.h"
+#include "vlb/methods/impl/neighbours.h"
 
 #include <torch/torch.h>
 
