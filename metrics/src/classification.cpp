@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "vlb/metrics/metric.h"
+#include "vlb/core/options.h"
 
 namespace vlb {
 namespace {
@@ -202,18 +203,19 @@ void register_classification_metrics(MetricRegistry& reg) {
   reg.add(fixed_topk(1));
   reg.add(fixed_topk(5));
 
-  RegistryEntry<Metric> topk;
-  topk.name = "topk";
-  topk.help = std::string("top-k accuracy for any k -> cls/top<k>.") + kTieNote +
-              " Errors if k exceeds the number of classes.";
-  topk.version = "1";
-  topk.schema.add_int("k", 1, 1.0, std::nullopt, "rank cutoff: a row is correct if rank < k");
-  topk.tags = kTags;
-  topk.factory = [](const Params& p) -> std::unique_ptr<Metric> {
-    int64_t k = p.get_int("k");
-    return std::make_unique<TopK>("topk(k=" + std::to_string(k) + ")", k);
+  struct TopKOptions {
+    int64_t k = 1;
   };
-  reg.add(std::move(topk));
+  OptionTable<TopKOptions> t;
+  t.add("k", &TopKOptions::k, "rank cutoff: a row is correct if rank < k").min(1.0);
+  reg.add(make_entry<Metric, TopKOptions>(
+      {"topk",
+       std::string("top-k accuracy for any k -> cls/top<k>.") + kTieNote +
+           " Errors if k exceeds the number of classes.",
+       kTags},
+      t, [](const TopKOptions& o) {
+        return std::make_unique<TopK>("topk(k=" + std::to_string(o.k) + ")", o.k);
+      }));
 
   RegistryEntry<Metric> mpc;
   mpc.name = "mean_per_class";

@@ -1,5 +1,6 @@
 // Compositional benchmarks (SugarCrepe, ARO, order, Winoground) and chunked retrieval
-// (vlb/metrics/composition.h; definitions in ../shared/specs/methods-sarl-composition.md §2.2).
+// (vlb/metrics/composition.h; the benchmarks: SugarCrepe, Hsieh et al. NeurIPS 2023; ARO,
+// Yuksekgonul et al. ICLR 2023; Winoground, Thrush et al. CVPR 2022).
 //
 // Streaming: update() scores the items whose images are all in the batch and keeps per-item
 // outcomes; compute() aggregates. Similarities of one (image, text) pair are dot products
@@ -16,6 +17,7 @@
 #include <unordered_map>
 
 #include "vlb/core/error.h"
+#include "vlb/core/options.h"
 
 namespace vlb {
 namespace composition {
@@ -222,16 +224,21 @@ struct ItemOutcome {
 
 enum class GroupRule { kTwoWay, kKWay, kWinoground };
 
+// The options of every group metric; each metric declares the ones it uses, with its own defaults.
+struct GroupOptions {
+  std::string group;  // defaults to the metric's name
+  bool per_subset = false;
+  int64_t min_count = 0;
+  bool drop_symmetric = false;
+  std::string ties = "first_index";
+};
+
 class GroupMetric : public Metric {
  public:
-  GroupMetric(std::string metric, std::string kind, GroupRule rule, const Params& p)
-      : metric_(std::move(metric)), kind_(std::move(kind)), rule_(rule),
-        group_(p.get_string("group")) {
-    if (p.has("min_count")) min_count_ = p.get_int("min_count");
-    if (p.has("drop_symmetric")) drop_symmetric_ = p.get_bool("drop_symmetric");
-    if (p.has("per_subset")) per_subset_ = p.get_bool("per_subset");
-    if (p.has("ties")) first_index_ties_ = p.get_string("ties") == "first_index";
-  }
+  GroupMetric(std::string metric, GroupRule rule, const GroupOptions& o)
+      : metric_(std::move(metric)), kind_(metric_), rule_(rule), group_(o.group),
+        min_count_(o.min_count), drop_symmetric_(o.drop_symmetric), per_subset_(o.per_subset),
+        first_index_ties_(o.ties == "first_index") {}
 
   void reset() override {
     done_.clear();
@@ -356,19 +363,26 @@ class GroupMetric : public Metric {
   std::string metric_, kind_;
   GroupRule rule_;
   std::string group_;
-  int64_t min_count_ = 0;
-  bool drop_symmetric_ = false, per_subset_ = false, first_index_ties_ = true;
+  int64_t min_count_;
+  bool drop_symmetric_, per_subset_, first_index_ties_;
   std::set<int64_t> done_;
   std::vector<ItemOutcome> outcomes_;
   std::vector<std::string> subset_names_;
   int64_t split_rows_ = 0;
 };
 
+struct RetrievalOptions {
+  std::string name = "retrieval";
+  int64_t text_source = -1;
+  int64_t chunk = 1024;
+  std::string ties = "lower_index";
+};
+
 class RetrievalMetric : public Metric {
  public:
-  explicit RetrievalMetric(const Params& p)
-      : prefix_(p.get_string("name")), source_(p.get_int("text_source")), chunk_(p.get_int("chunk")),
-        ties_(composition::parse_rank_ties(p.get_string("ties"))) {}
+  explicit RetrievalMetric(const RetrievalOptions& o)
+      : prefix_(o.name), source_(o.text_source), chunk_(o.chunk),
+        ties_(composition::parse_rank_ties(o.ties)) {}
 
   void reset() override { result_ = composition::Recall{}; seen_ = false; }
 
@@ -427,64 +441,78 @@ class RetrievalMetric : public Metric {
   bool seen_ = false;
 };
 
+// Which group options a metric declares, and their defaults for it.
+struct GroupDecl {
+  bool subsets = false;  // per_subset, min_count, drop_symmetric
+  bool ties = false;
+  GroupOptions defaults;
+};
+
 RegistryEntry<Metric> group_entry(const std::string& name, const std::string& help, GroupRule rule,
-                                  const std::function<void(ParamSchema&)>& extra) {
-  RegistryEntry<Metric> e;
-  e.name = name;
-  e.help = help;
-  e.version = "1";
-  e.schema.add_string("group", name, {}, "the /groups/<name> to score; also the output prefix");
-  if (extra) extra(e.schema);
-  e.tags = {task_tag(Task::kImageText)};
-  e.factory = [name, rule](const Params& p) -> std::unique_ptr<Metric> {
-    return std::make_unique<GroupMetric>(name, name, rule, p);
-  };
-  return e;
+                                  GroupDecl d, const char* subset_word = "subset") {
+  d.defaults.group = name;
+  OptionTable<GroupOptions> t(d.defaults);
+  t.add("group", &GroupOptions::group, "the /groups/<name> to score; also the output prefix");
+  if (d.subsets) {
+    const std::string w = subset_word;
+    t.add("per_subset", &GroupOptions::per_subset, "report every " + w + "'s accuracy")
+        .add("min_count", &GroupOptions::min_count, "drop " + w + "s with fewer items").range(0, 1e9)
+        .add("drop_symmetric", &GroupOptions::drop_symmetric,
+             d.defaults.drop_symmetric ? "drop the official symmetric relation list"
+                                       : "drop ARO's symmetric relation names");
+  }
+  if (d.ties)
+    t.add("ties", &GroupOptions::ties,
+          "first_index: numpy argmax (index 0 wins ties); strict: ties wrong")
+        .choices({"first_index", "strict"});
+  return make_entry<Metric, GroupOptions>(
+      {name, help, {task_tag(Task::kImageText)}}, t,
+      [name, rule](const GroupOptions& o) { return std::make_unique<GroupMetric>(name, rule, o); });
+}
+
+const OptionTable<RetrievalOptions>& retrieval_options() {
+  static const auto table = [] {
+    OptionTable<RetrievalOptions> t;
+    t.add("name", &RetrievalOptions::name, "output prefix")
+        .add("text_source", &RetrievalOptions::text_source,
+             "captions used: -1 original + recaptioned, 0, 1 or 2 only")
+        .range(-1, 2)
+        .add("chunk", &RetrievalOptions::chunk, "query rows scored at once (memory chunk x candidates)")
+        .range(1, 1e9)
+        .add("ties", &RetrievalOptions::ties,
+             "a candidate tied with the ground truth ranks before it if it has a lower index "
+             "(lower_index), always (pessimistic) or never (optimistic)")
+        .choices({"lower_index", "pessimistic", "optimistic"});
+    return t;
+  }();
+  return table;
 }
 
 }  // namespace
 
 void register_composition_metrics(MetricRegistry& reg) {
+  GroupDecl sugarcrepe{true, false, {}};
+  sugarcrepe.defaults.per_subset = true;
   reg.add(group_entry("sugarcrepe", "SugarCrepe: s(pos) > s(neg) strictly; per-subset accuracy and mean",
-                      GroupRule::kTwoWay, [](ParamSchema& s) {
-                        s.add_bool("per_subset", true, "report every subset's accuracy")
-                            .add_int("min_count", 0, 0, 1e9, "drop subsets with fewer items")
-                            .add_bool("drop_symmetric", false, "drop ARO's symmetric relation names");
-                      }));
+                      GroupRule::kTwoWay, sugarcrepe));
+  GroupDecl relation{true, false, {}};
+  relation.defaults.drop_symmetric = true;
   reg.add(group_entry("aro_relation",
                       "ARO VG-Relation: 2-way strict, macro mean over non-symmetric relations",
-                      GroupRule::kTwoWay, [](ParamSchema& s) {
-                        s.add_bool("per_subset", false, "report every relation's accuracy")
-                            .add_int("min_count", 0, 0, 1e9, "drop relations with fewer items")
-                            .add_bool("drop_symmetric", true, "drop the official symmetric relation list");
-                      }));
+                      GroupRule::kTwoWay, relation, "relation"));
+  GroupDecl attribution{true, false, {}};
+  attribution.defaults.min_count = 25;
   reg.add(group_entry("aro_attribution",
                       "ARO VG-Attribution: 2-way strict, macro mean over attribute pairs with >= 25 items",
-                      GroupRule::kTwoWay, [](ParamSchema& s) {
-                        s.add_bool("per_subset", false, "report every attribute pair's accuracy")
-                            .add_int("min_count", 25, 0, 1e9, "drop attribute pairs with fewer items")
-                            .add_bool("drop_symmetric", false, "drop ARO's symmetric relation names");
-                      }));
+                      GroupRule::kTwoWay, attribution, "attribute pair"));
   reg.add(group_entry("order", "ARO COCO/Flickr-Order style k-way: correct <=> argmax == 0",
-                      GroupRule::kKWay, [](ParamSchema& s) {
-                        s.add_string("ties", "first_index", {"first_index", "strict"},
-                                     "first_index: numpy argmax (index 0 wins ties); strict: ties wrong");
-                      }));
+                      GroupRule::kKWay, {false, true, {}}));
   reg.add(group_entry("winoground", "Winoground text / image / group scores (strict >)",
                       GroupRule::kWinoground, {}));
-  RegistryEntry<Metric> r;
-  r.name = "retrieval";
-  r.help = "image<->text R@1/5/10 over the captions of the evaluated images, chunked";
-  r.version = "1";
-  r.schema.add_string("name", "retrieval", {}, "output prefix")
-      .add_int("text_source", -1, -1, 2, "captions used: -1 original + recaptioned, 0, 1 or 2 only")
-      .add_int("chunk", 1024, 1, 1e9, "query rows scored at once (memory chunk x candidates)")
-      .add_string("ties", "lower_index", {"lower_index", "pessimistic", "optimistic"},
-                  "a candidate tied with the ground truth ranks before it if it has a lower index "
-                  "(lower_index), always (pessimistic) or never (optimistic)");
-  r.tags = {task_tag(Task::kImageText)};
-  r.factory = [](const Params& p) -> std::unique_ptr<Metric> { return std::make_unique<RetrievalMetric>(p); };
-  reg.add(std::move(r));
+  reg.add(make_entry<Metric, RetrievalMetric>(
+      {"retrieval", "image<->text R@1/5/10 over the captions of the evaluated images, chunked",
+       {task_tag(Task::kImageText)}},
+      retrieval_options()));
 }
 
 }  // namespace vlb

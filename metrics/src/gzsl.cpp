@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "vlb/core/error.h"
+#include "vlb/core/options.h"
 
 namespace vlb {
 namespace {
@@ -159,21 +160,20 @@ GzslAccuracy gzsl_accuracy(const at::Tensor& scores, const at::Tensor& label,
 }
 
 void register_gzsl_metrics(MetricRegistry& reg) {
-  RegistryEntry<Metric> e;
-  e.name = "gzsl";
-  e.help =
-      "GZSL per-class top-1 accuracy: gzsl/S (seen-class rows) and gzsl/U (unseen-class rows) "
-      "over the joint seen+unseen head, gzsl/H = 2SU/(S+U), gzsl/zsl (unseen rows, unseen head "
-      "only). Rows of classes in neither split and label -1 are ignored; ties go to the lower "
-      "class index.";
-  e.version = "1";
-  e.schema.add_string("seen_split", "seen", {}, "/class_splits entry holding the seen classes")
-      .add_string("unseen_split", "unseen", {}, "/class_splits entry holding the unseen classes");
-  e.tags = {"task:gzsl"};
-  e.factory = [](const Params& p) -> std::unique_ptr<Metric> {
-    return std::make_unique<GzslMetric>(p.get_string("seen_split"), p.get_string("unseen_split"));
+  struct Splits {
+    std::string seen = "seen", unseen = "unseen";
   };
-  reg.add(std::move(e));
+  OptionTable<Splits> t;
+  t.add("seen_split", &Splits::seen, "/class_splits entry holding the seen classes")
+      .add("unseen_split", &Splits::unseen, "/class_splits entry holding the unseen classes");
+  reg.add(make_entry<Metric, Splits>(
+      {"gzsl",
+       "GZSL per-class top-1 accuracy: gzsl/S (seen-class rows) and gzsl/U (unseen-class rows) "
+       "over the joint seen+unseen head, gzsl/H = 2SU/(S+U), gzsl/zsl (unseen rows, unseen head "
+       "only). Rows of classes in neither split and label -1 are ignored; ties go to the lower "
+       "class index.",
+       {"task:gzsl"}},
+      t, [](const Splits& s) { return std::make_unique<GzslMetric>(s.seen, s.unseen); }));
 }
 
 }  // namespace vlb

@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "vlb/core/error.h"
+#include "vlb/core/options.h"
 
 namespace vlb {
 
@@ -205,10 +206,18 @@ void register_multilabel_metrics(MetricRegistry& reg) {
                : "ml/cp, cr, cf1, op, or, of1 over known labels: predicted positive when "
                  "sigmoid(score) >= threshold, or (top_k > 0) the row's top_k classes (names get _top<k>)";
     e.tags = {"task:multilabel"};
-    e.schema.add_float("threshold", 0.5, 0.0, 1.0, "probability threshold (top_k = 0)")
-        .add_int("top_k", k, 0, 1000, "> 0: the top_k classes of each row are positive");
-    e.factory = [](const Params& p) -> std::unique_ptr<Metric> {
-      return std::make_unique<MultiLabelMetric>(Kind::kF1, p.get_float("threshold"), p.get_int("top_k"));
+    struct F1Options {
+      double threshold = 0.5;
+      int64_t top_k = 0;
+    };
+    OptionTable<F1Options> t(F1Options{0.5, k});
+    t.add("threshold", &F1Options::threshold, "probability threshold (top_k = 0)").range(0.0, 1.0)
+        .add("top_k", &F1Options::top_k, "> 0: the top_k classes of each row are positive")
+        .range(0, 1000);
+    e.schema = t.schema();
+    e.factory = [t](const Params& p) -> std::unique_ptr<Metric> {
+      const F1Options o = t.parse(p);
+      return std::make_unique<MultiLabelMetric>(Kind::kF1, o.threshold, o.top_k);
     };
     reg.add(std::move(e));
   }

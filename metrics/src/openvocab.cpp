@@ -12,6 +12,7 @@
 #include <string>
 
 #include "vlb/core/error.h"
+#include "vlb/core/options.h"
 #include "vlb/core/text.h"
 #include "vlb/metrics/hungarian.h"
 
@@ -265,29 +266,29 @@ void register_openvocab_metrics(MetricRegistry& reg) {
        "ov/sacc: mean cosine between the embeddings of predicted and true names (rows where both "
        "are known; ov/sacc_coverage = their fraction). Predicted: the pred_text row's /texts "
        "features; true: descriptors[name_kind]"},
-      {"nmi", Kind::kNmi, "ov/nmi: normalised mutual information (arithmetic mean of entropies)"},
+      {"nmi", Kind::kNmi, "ov/nmi: normalized mutual information (arithmetic mean of entropies)"},
       {"ari", Kind::kAri, "ov/ari: adjusted Rand index"},
       {"name_exact", Kind::kExact,
        "ov/exact: fraction of rows whose predicted name equals the true class name after "
-       "canonicalisation"},
+       "canonicalization"},
+  };
+  struct Options {
+    std::string name_kind = "name_embedding";  // sacc only
+    std::string canonical = "full";            // name_exact only
   };
   for (const Def& d : defs) {
-    RegistryEntry<Metric> e;
-    e.name = d.name;
-    e.help = d.help;
-    e.version = "1";
-    e.tags = {"task:open_vocab"};
+    OptionTable<Options> t;
     if (d.kind == Kind::kSacc)
-      e.schema.add_string("name_kind", "name_embedding", {}, "descriptor kind holding true-name embeddings");
+      t.add("name_kind", &Options::name_kind, "descriptor kind holding true-name embeddings");
     if (d.kind == Kind::kExact)
-      e.schema.add_string("canonical", "full", {"none", "case", "full"}, "string canonicalisation");
+      t.add("canonical", &Options::canonical, "string canonicalization")
+          .choices({"none", "case", "full"});
     const Kind kind = d.kind;
-    e.factory = [kind](const Params& p) -> std::unique_ptr<Metric> {
-      return std::make_unique<OpenVocabMetric>(
-          kind, p.has("name_kind") ? p.get_string("name_kind") : "",
-          p.has("canonical") ? p.get_string("canonical") : "full");
-    };
-    reg.add(std::move(e));
+    reg.add(make_entry<Metric, Options>({d.name, d.help, {"task:open_vocab"}}, t,
+                                        [kind](const Options& o) {
+                                          return std::make_unique<OpenVocabMetric>(
+                                              kind, o.name_kind, o.canonical);
+                                        }));
   }
 }
 

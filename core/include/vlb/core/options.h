@@ -33,6 +33,10 @@ namespace vlb {
 template <class O>
 class OptionTable {
  public:
+  /// Defaults are read from `proto`: a default-constructed O, or an instance with other defaults
+  /// for a component that shares an Options struct with another one.
+  explicit OptionTable(O proto = O{}) : proto_(std::move(proto)) {}
+
   /// A number (any integral type but bool -> int; floating -> float), a bool or a string field.
   template <class T>
   OptionTable& add(const std::string& name, T O::*field, const std::string& help) {
@@ -51,7 +55,7 @@ class OptionTable {
     for (const auto& f : table.fields_) {
       Field g;
       g.spec = f.spec;
-      g.spec.default_value = f.get(prototype().*sub);
+      g.spec.default_value = f.get(proto_.*sub);
       auto read = f.read;
       auto get = f.get;
       g.read = [sub, read](O& o, const Params& p) { read(o.*sub, p); };
@@ -81,12 +85,12 @@ class OptionTable {
 
   /// Reads every declared field from resolved (validated) Params; other fields keep their defaults.
   O parse(const Params& p) const {
-    O o{};
+    O o = proto_;
     for (const auto& f : fields_) f.read(o, p);
     return o;
   }
 
-  /// The Params a default-constructed O corresponds to (the schema's defaults).
+  /// The Params the prototype corresponds to (the schema's defaults).
   Params defaults() const { return schema().defaults(); }
 
   /// The other direction: the declared fields of `o` as Params (for provenance records).
@@ -105,11 +109,6 @@ class OptionTable {
     std::function<void(O&, const Params&)> read;
     std::function<ParamValue(const O&)> get;
   };
-
-  static const O& prototype() {
-    static const O o{};
-    return o;
-  }
 
   template <class T>
   static constexpr ParamType type_of() {
@@ -138,7 +137,7 @@ class OptionTable {
     f.spec.type = type_of<T>();
     f.spec.help = help;
     f.get = [ref](const O& o) { return to_value<T>(ref(const_cast<O&>(o))); };
-    f.spec.default_value = f.get(prototype());
+    f.spec.default_value = f.get(proto_);
     f.read = [ref, name](O& o, const Params& p) {
       T& dst = ref(o);
       if constexpr (std::is_same_v<T, bool>) dst = p.get_bool(name);
@@ -162,6 +161,7 @@ class OptionTable {
     return fields_.back();
   }
 
+  O proto_;
   std::vector<Field> fields_;
 };
 

@@ -15,7 +15,8 @@
   X(icis)                      \
   X(near)                      \
   X(sarl)                      \
-  X(composition)
+  X(composition)               \
+  X(example)
 
 // Dataset sources: register_<source>_source(DatasetRegistry&) in datasets/src/.
 #define VLB_DATASET_SOURCES(X) \

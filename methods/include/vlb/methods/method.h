@@ -1,5 +1,5 @@
 #pragma once
-// The one interface every method implements, for all five task shapes (../shared/specs).
+// The one interface every method implements, for all six task shapes (enum Task below).
 //
 // A method is created from validated Params, fitted on a training view and asked for scores on an
 // evaluation view. It never computes a metric: metrics/ turns Predictions into numbers.
@@ -62,6 +62,9 @@ using MethodRegistry = Registry<Method>;
 
 /// Tag helper: "task:classification" etc., used in RegistryEntry::tags.
 std::string task_tag(Task t);
+
+// A method family registers its methods with register_<family>(MethodRegistry&), defined in
+// methods/<family>/<family>.cpp and listed once in vlb/experiments/builtins.h (methods/README.md).
 
 
 }  // namespace vlb

@@ -1,6 +1,7 @@
 #pragma once
-// Open-vocabulary / clustering metrics for NeaR and the VF-FGVR protocol (FineR's definitions,
-// shared/specs/methods-icis-near-coder.md §2.4): cACC, sACC, NMI, ARI, and exact-name accuracy.
+// Open-vocabulary / clustering metrics for NeaR and the vocabulary-free fine-grained protocol
+// (the definitions of FineR, Liu et al. ICLR 2024, utils/metrics.py of its official code): cACC,
+// sACC, NMI, ARI, and exact-name accuracy.
 //
 // What a prediction is, in order of preference (docs/near.md "Predictions"):
 //  - aux["pred_cluster"] [n] int64: a cluster id per row (kmeans), used by cacc/nmi/ari;
