@@ -13,7 +13,9 @@
 #include <unordered_map>
 
 #include "vlb/core/error.h"
+#include "vlb/core/options.h"
 #include "vlb/methods/composition.h"
+#include "vlb/methods/impl/minibatch.h"
 #include "vlb/methods/impl/ops.h"
 
 namespace vlb {
@@ -63,25 +65,55 @@ Prediction make_prediction(const at::Tensor& img, const at::Tensor& txt, int64_t
   return p;
 }
 
+// dense_scores_max, in both methods.
+struct DenseOptions {
+  int64_t dense_scores_max = 4194304;  // 2^22 similarities = 16 MiB of float32
+};
+
+const OptionTable<DenseOptions>& dense_table() {
+  static const OptionTable<DenseOptions> table = [] {
+    OptionTable<DenseOptions> t;
+    t.add("dense_scores_max", &DenseOptions::dense_scores_max,
+          "also return dense scores [n, T] when n * T <= this")
+        .range(0, 9.0e15);
+    return t;
+  }();
+  return table;
+}
+
+struct RawOptions {
+  std::string text_tower;
+  DenseOptions dense;
+};
+
+const OptionTable<RawOptions>& raw_table() {
+  static const OptionTable<RawOptions> table = [] {
+    OptionTable<RawOptions> t;
+    t.add("text_tower", &RawOptions::text_tower,
+          "\"\" = /texts/features, else /texts/towers/<name> (same D)")
+        .include(&RawOptions::dense, dense_table());
+    return t;
+  }();
+  return table;
+}
+
 class RawSimilarity final : public Method {
  public:
-  explicit RawSimilarity(const Params& p)
-      : tower_(p.get_string("text_tower")), dense_max_(p.get_int("dense_scores_max")) {}
+  explicit RawSimilarity(const RawOptions& o) : o_(o) {}
   void fit(const DataView&, const RunContext&) override {}
   Prediction predict(const DataView& eval, const RunContext&) override {
     torch::NoGradGuard ng;
-    at::Tensor txt = text_tower(*eval.dataset, tower_);
+    at::Tensor txt = text_tower(*eval.dataset, o_.text_tower);
     at::Tensor img = eval.features();
     if (txt.size(1) != img.size(1))
       throw ConfigError(fmt::format("raw_similarity: text tower '{}' has D={} but images have D={}; "
                                     "frozen embeddings can only be compared in one space (train "
-                                    "contrastive_heads instead)", tower_, txt.size(1), img.size(1)));
-    return make_prediction(l2_normalize(img), l2_normalize(txt), dense_max_);
+                                    "contrastive_heads instead)", o_.text_tower, txt.size(1), img.size(1)));
+    return make_prediction(l2_normalize(img), l2_normalize(txt), o_.dense.dense_scores_max);
   }
 
  private:
-  std::string tower_;
-  int64_t dense_max_;
+  RawOptions o_;
 };
 
 struct Head : torch::nn::Module {
@@ -105,33 +137,66 @@ struct Head : torch::nn::Module {
   }
 };
 
+struct HeadsOptions {
+  std::string text_tower;
+  std::string caption_source = "recaptioned";
+  std::string loss = "softmax";
+  int64_t embed_dim = 64, hidden = 0, epochs = 30, batch_size = 256;
+  double lr = 1e-3, weight_decay = 0.0;
+  double init_temperature = 0.07, max_scale = 100.0;
+  double sigmoid_init_scale = 10.0, sigmoid_init_bias = -10.0;
+  bool learn_scale = true;
+  bool hard_negatives = false;
+  int64_t hard_negative_epochs = 10;
+  double hard_negative_lr = 5e-4;
+  bool sentence_sampling = false;
+  double sentence_keep = 0.5;
+  DenseOptions dense;
+};
+
+const OptionTable<HeadsOptions>& heads_table() {
+  static const OptionTable<HeadsOptions> table = [] {
+    using H = HeadsOptions;
+    OptionTable<H> t;
+    t.add("text_tower", &H::text_tower, "\"\" = /texts/features, else /texts/towers/<name>")
+        .add("caption_source", &H::caption_source, "training captions: /texts/source 0, 1 or both")
+        .choices({"original", "recaptioned", "both"})
+        .add("loss", &H::loss, "CLIP symmetric InfoNCE or SigLIP sigmoid").choices({"softmax", "sigmoid"})
+        .add("embed_dim", &H::embed_dim, "joint embedding width").range(1, 65536)
+        .add("hidden", &H::hidden, "0: linear heads; > 0: one ReLU hidden layer of this width")
+        .range(0, 65536)
+        .add("epochs", &H::epochs, "main training epochs").range(0, 100000)
+        .add("batch_size", &H::batch_size, "images per step").range(2, 1000000)
+        .add("lr", &H::lr, "Adam learning rate").range(0.0, 10.0)
+        .add("weight_decay", &H::weight_decay, "Adam (L2) weight decay").range(0.0, 10.0)
+        .add("init_temperature", &H::init_temperature, "softmax: initial scale = 1 / this")
+        .range(1e-4, 100.0)
+        .add("max_scale", &H::max_scale, "the scale is clamped to at most this").range(1.0, 1e6)
+        .add("sigmoid_init_scale", &H::sigmoid_init_scale, "sigmoid: initial scale").range(1e-3, 1e6)
+        .add("sigmoid_init_bias", &H::sigmoid_init_bias, "sigmoid: initial bias").range(-1e6, 1e6)
+        .add("learn_scale", &H::learn_scale, "learn the scale (and the sigmoid bias)")
+        .add("hard_negatives", &H::hard_negatives,
+             "NegCLIP-style fine-tuning with negative captions as extra columns")
+        .add("hard_negative_epochs", &H::hard_negative_epochs,
+             "epochs of that fine-tuning (after `epochs`)")
+        .range(0, 100000)
+        .add("hard_negative_lr", &H::hard_negative_lr, "its Adam learning rate").range(0.0, 10.0)
+        .add("sentence_sampling", &H::sentence_sampling,
+             "train on a random subset of a caption's sentences")
+        .add("sentence_keep", &H::sentence_keep, "probability of keeping each sentence").range(0.0, 1.0)
+        .include(&H::dense, dense_table());
+    return t;
+  }();
+  return table;
+}
+
 class ContrastiveHeads final : public Method {
  public:
-  explicit ContrastiveHeads(const Params& p)
-      : tower_(p.get_string("text_tower")),
-        caption_source_(p.get_string("caption_source")),
-        loss_(p.get_string("loss")),
-        embed_dim_(p.get_int("embed_dim")),
-        hidden_(p.get_int("hidden")),
-        epochs_(p.get_int("epochs")),
-        batch_(p.get_int("batch_size")),
-        lr_(p.get_float("lr")),
-        wd_(p.get_float("weight_decay")),
-        temperature_(p.get_float("init_temperature")),
-        max_scale_(p.get_float("max_scale")),
-        sig_scale_(p.get_float("sigmoid_init_scale")),
-        sig_bias_(p.get_float("sigmoid_init_bias")),
-        learn_scale_(p.get_bool("learn_scale")),
-        hard_negatives_(p.get_bool("hard_negatives")),
-        hn_epochs_(p.get_int("hard_negative_epochs")),
-        hn_lr_(p.get_float("hard_negative_lr")),
-        sentence_sampling_(p.get_bool("sentence_sampling")),
-        sentence_keep_(p.get_float("sentence_keep")),
-        dense_max_(p.get_int("dense_scores_max")) {}
+  explicit ContrastiveHeads(const HeadsOptions& o) : o_(o) {}
 
   void fit(const DataView& train, const RunContext& ctx) override {
     const Dataset& ds = *train.dataset;
-    at::Tensor Y = l2_normalize(text_tower(ds, tower_).to(torch::kFloat));
+    at::Tensor Y = l2_normalize(text_tower(ds, o_.text_tower).to(torch::kFloat));
     at::Tensor X = l2_normalize(train.features());
     const Texts& tx = ds.texts;
     const int64_t T = tx.size(), n = train.size();
@@ -142,7 +207,7 @@ class ContrastiveHeads final : public Method {
     // Note [Composition: caption source]: training targets are /texts rows of the training images
     // with source 0 (original / alt-text), 1 (recaptioned) or both; sentence rows (parent >= 0)
     // are never targets themselves.
-    const bool use0 = caption_source_ != "recaptioned", use1 = caption_source_ != "original";
+    const bool use0 = o_.caption_source != "recaptioned", use1 = o_.caption_source != "original";
     std::vector<std::vector<int64_t>> caps(n), negs(n);
     std::unordered_map<int64_t, std::vector<int64_t>> sentences;
     auto img = tx.image.contiguous();
@@ -166,36 +231,38 @@ class ContrastiveHeads final : public Method {
     if (usable.empty())
       throw ConfigError(fmt::format("contrastive_heads: no training image of split '{}' has a caption "
                                     "with caption_source '{}' (/texts/source 0 = original, 1 = "
-                                    "recaptioned)", train.split, caption_source_));
-    if (hard_negatives_ && with_neg == 0)
+                                    "recaptioned)", train.split, o_.caption_source));
+    if (o_.hard_negatives && with_neg == 0)
       throw ConfigError("contrastive_heads: hard_negatives is on but no training image has a "
                         "negative caption (/texts/source 2 with /texts/image set)");
-    if (sentence_sampling_ && sentences.empty())
+    if (o_.sentence_sampling && sentences.empty())
       throw ConfigError("contrastive_heads: sentence_sampling needs sentence rows (/texts/parent)");
 
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(ctx.seed);
-    img_head_ = std::make_shared<Head>(X.size(1), hidden_, embed_dim_, gen);
-    txt_head_ = std::make_shared<Head>(Y.size(1), hidden_, embed_dim_, gen);
-    const bool sigmoid = loss_ == "sigmoid";
+    img_head_ = std::make_shared<Head>(X.size(1), o_.hidden, o_.embed_dim, gen);
+    txt_head_ = std::make_shared<Head>(Y.size(1), o_.hidden, o_.embed_dim, gen);
+    const bool sigmoid = o_.loss == "sigmoid";
     // Note [Composition: loss init]: CLIP t = 1/0.07 (clamped <= max_scale); SigLIP t = 10,
     // b = -10. The paper's loss type and temperature are unverified.
-    log_scale_ = torch::full({}, std::log(sigmoid ? sig_scale_ : 1.0 / temperature_)).set_requires_grad(learn_scale_);
-    bias_ = torch::full({}, sigmoid ? sig_bias_ : 0.0).set_requires_grad(learn_scale_ && sigmoid);
+    log_scale_ = torch::full({}, std::log(sigmoid ? o_.sigmoid_init_scale : 1.0 / o_.init_temperature))
+                     .set_requires_grad(o_.learn_scale);
+    bias_ = torch::full({}, sigmoid ? o_.sigmoid_init_bias : 0.0)
+                .set_requires_grad(o_.learn_scale && sigmoid);
     std::vector<at::Tensor> params;
     for (auto& t : img_head_->parameters()) params.push_back(t);
     for (auto& t : txt_head_->parameters()) params.push_back(t);
-    if (learn_scale_) params.push_back(log_scale_);
-    if (learn_scale_ && sigmoid) params.push_back(bias_);
+    if (o_.learn_scale) params.push_back(log_scale_);
+    if (o_.learn_scale && sigmoid) params.push_back(bias_);
 
     auto rand_index = [&](int64_t k) { return at::randint(k, {1}, gen, torch::kLong).item<int64_t>(); };
     auto text_target = [&](int64_t cap) -> at::Tensor {
       auto it = sentences.find(cap);
-      if (!sentence_sampling_ || it == sentences.end()) return Y[cap];
+      if (!o_.sentence_sampling || it == sentences.end()) return Y[cap];
       // Note [Composition: sentence sampling]: keep each sentence with probability
-      // sentence_keep (at least one); the target is the normalised mean of the kept sentences'
+      // sentence_keep (at least one); the target is the normalized mean of the kept sentences'
       // embeddings (the feature-level stand-in for re-encoding the shortened caption).
       const auto& ss = it->second;
-      auto keep = at::rand({static_cast<int64_t>(ss.size())}, gen) < sentence_keep_;
+      auto keep = at::rand({static_cast<int64_t>(ss.size())}, gen) < o_.sentence_keep;
       std::vector<int64_t> kept;
       for (size_t k = 0; k < ss.size(); ++k)
         if (keep[k].item<bool>()) kept.push_back(ss[k]);
@@ -206,23 +273,21 @@ class ContrastiveHeads final : public Method {
     torch::AutoGradMode grad(true);
     auto run_phase = [&](int64_t epochs, double lr, bool with_negatives) {
       if (epochs == 0) return 0.0;
-      torch::optim::Adam opt(params, torch::optim::AdamOptions(lr).weight_decay(wd_));
+      torch::optim::Adam opt(params, torch::optim::AdamOptions(lr).weight_decay(o_.weight_decay));
       std::vector<int64_t> pool;
       for (int64_t i : usable)
         if (!with_negatives || !negs[i].empty()) pool.push_back(i);
-      const int64_t P = static_cast<int64_t>(pool.size());
+      // A contrastive loss needs a pair: a last batch of one image is dropped.
+      MiniBatches batches(static_cast<int64_t>(pool.size()), {o_.batch_size, 2}, gen);
       double last = 0;
       for (int64_t ep = 0; ep < epochs; ++ep) {
-        auto perm = at::randperm(P, gen, torch::kLong);
         double sum = 0;
         int64_t steps = 0;
-        for (int64_t b = 0; b + 1 < P; b += batch_) {
-          const int64_t e = std::min(P, b + batch_);
-          if (e - b < 2) break;
+        for (const at::Tensor& idx : batches.epoch()) {
           std::vector<int64_t> bi;
           std::vector<at::Tensor> tt, nt;
-          for (int64_t k = b; k < e; ++k) {
-            const int64_t i = pool[perm[k].item<int64_t>()];
+          for (int64_t k = 0; k < idx.size(0); ++k) {
+            const int64_t i = pool[idx[k].item<int64_t>()];
             bi.push_back(i);
             const auto& c = caps[i];
             tt.push_back(text_target(c[rand_index(static_cast<int64_t>(c.size()))]));
@@ -231,9 +296,9 @@ class ContrastiveHeads final : public Method {
           for (auto& t : nt) tt.push_back(t);
           auto xi = img_head_->forward(X.index_select(0, torch::tensor(bi, torch::kLong)));
           auto yt = txt_head_->forward(torch::stack(tt));
-          xi = xi / xi.norm(2, {1}, true).clamp_min(1e-12);
-          yt = yt / yt.norm(2, {1}, true).clamp_min(1e-12);
-          auto scale = log_scale_.exp().clamp_max(max_scale_);
+          xi = l2_normalize(xi);
+          yt = l2_normalize(yt);
+          auto scale = log_scale_.exp().clamp_max(o_.max_scale);
           auto loss = sigmoid ? sigmoid_contrastive_loss(xi, yt, scale, bias_)
                               : softmax_contrastive_loss(xi, yt, scale);
           opt.zero_grad();
@@ -246,11 +311,12 @@ class ContrastiveHeads final : public Method {
       }
       return last;
     };
-    double l_main = run_phase(epochs_, lr_, false);
-    double l_hn = hard_negatives_ ? run_phase(hn_epochs_, hn_lr_, true) : 0.0;
+    double l_main = run_phase(o_.epochs, o_.lr, false);
+    double l_hn =
+        o_.hard_negatives ? run_phase(o_.hard_negative_epochs, o_.hard_negative_lr, true) : 0.0;
     ctx.log(fmt::format("contrastive_heads: {} images with captions ({} with negatives), final loss "
                         "{:.4f}{}, scale {:.2f}", usable.size(), with_neg, l_main,
-                        hard_negatives_ ? fmt::format(" / hard-negative {:.4f}", l_hn) : "",
+                        o_.hard_negatives ? fmt::format(" / hard-negative {:.4f}", l_hn) : "",
                         log_scale_.exp().item<double>()));
   }
 
@@ -258,20 +324,13 @@ class ContrastiveHeads final : public Method {
     if (!img_head_) throw Error("contrastive_heads: predict() before fit()");
     torch::NoGradGuard ng;
     auto xi = l2_normalize(img_head_->forward(l2_normalize(eval.features())));
-    auto yt = l2_normalize(txt_head_->forward(l2_normalize(text_tower(*eval.dataset, tower_).to(torch::kFloat))));
-    return make_prediction(xi, yt, dense_max_);
+    auto yt = l2_normalize(txt_head_->forward(
+        l2_normalize(text_tower(*eval.dataset, o_.text_tower).to(torch::kFloat))));
+    return make_prediction(xi, yt, o_.dense.dense_scores_max);
   }
 
  private:
-  std::string tower_, caption_source_, loss_;
-  int64_t embed_dim_, hidden_, epochs_, batch_;
-  double lr_, wd_, temperature_, max_scale_, sig_scale_, sig_bias_;
-  bool learn_scale_, hard_negatives_;
-  int64_t hn_epochs_;
-  double hn_lr_;
-  bool sentence_sampling_;
-  double sentence_keep_;
-  int64_t dense_max_;
+  HeadsOptions o_;
   std::shared_ptr<Head> img_head_, txt_head_;
   at::Tensor log_scale_, bias_;
 };
@@ -280,52 +339,15 @@ class ContrastiveHeads final : public Method {
 }  // namespace composition
 
 void register_composition(MethodRegistry& reg) {
-  const double kDense = 4194304;  // 2^22 similarities = 16 MiB of float32
-  {
-    RegistryEntry<Method> e;
-    e.name = "raw_similarity";
-    e.help = "frozen image and text embeddings compared as they come (cosine)";
-    e.version = "1";
-    e.schema.add_string("text_tower", "", {}, "\"\" = /texts/features, else /texts/towers/<name> (same D)")
-        .add_int("dense_scores_max", static_cast<int64_t>(kDense), 0, 9.0e15,
-                 "also return dense scores [n, T] when n * T <= this");
-    e.tags = {task_tag(Task::kImageText)};
-    e.factory = [](const Params& p) -> std::unique_ptr<Method> {
-      return std::make_unique<composition::RawSimilarity>(p);
-    };
-    reg.add(std::move(e));
-  }
-  RegistryEntry<Method> e;
-  e.name = "contrastive_heads";
-  e.help = "projection heads on frozen image/caption embeddings, CLIP/SigLIP loss, NegCLIP hard negatives";
-  e.version = "1";
-  e.schema.add_string("text_tower", "", {}, "\"\" = /texts/features, else /texts/towers/<name>")
-      .add_string("caption_source", "recaptioned", {"original", "recaptioned", "both"},
-                  "training captions: /texts/source 0, 1 or both")
-      .add_string("loss", "softmax", {"softmax", "sigmoid"}, "CLIP symmetric InfoNCE or SigLIP sigmoid")
-      .add_int("embed_dim", 64, 1, 65536, "joint embedding width")
-      .add_int("hidden", 0, 0, 65536, "0: linear heads; > 0: one ReLU hidden layer of this width")
-      .add_int("epochs", 30, 0, 100000, "main training epochs")
-      .add_int("batch_size", 256, 2, 1000000, "images per step")
-      .add_float("lr", 1e-3, 0.0, 10.0, "Adam learning rate")
-      .add_float("weight_decay", 0.0, 0.0, 10.0, "Adam (L2) weight decay")
-      .add_float("init_temperature", 0.07, 1e-4, 100.0, "softmax: initial scale = 1 / this")
-      .add_float("max_scale", 100.0, 1.0, 1e6, "the scale is clamped to at most this")
-      .add_float("sigmoid_init_scale", 10.0, 1e-3, 1e6, "sigmoid: initial scale")
-      .add_float("sigmoid_init_bias", -10.0, -1e6, 1e6, "sigmoid: initial bias")
-      .add_bool("learn_scale", true, "learn the scale (and the sigmoid bias)")
-      .add_bool("hard_negatives", false, "NegCLIP-style fine-tuning with negative captions as extra columns")
-      .add_int("hard_negative_epochs", 10, 0, 100000, "epochs of that fine-tuning (after `epochs`)")
-      .add_float("hard_negative_lr", 5e-4, 0.0, 10.0, "its Adam learning rate")
-      .add_bool("sentence_sampling", false, "train on a random subset of a caption's sentences")
-      .add_float("sentence_keep", 0.5, 0.0, 1.0, "probability of keeping each sentence")
-      .add_int("dense_scores_max", static_cast<int64_t>(kDense), 0, 9.0e15,
-               "also return dense scores [n, T] when n * T <= this");
-  e.tags = {task_tag(Task::kImageText), "trains"};
-  e.factory = [](const Params& p) -> std::unique_ptr<Method> {
-    return std::make_unique<composition::ContrastiveHeads>(p);
-  };
-  reg.add(std::move(e));
+  reg.add(make_entry<Method, composition::RawSimilarity>(
+      {"raw_similarity", "frozen image and text embeddings compared as they come (cosine)",
+       {task_tag(Task::kImageText)}},
+      composition::raw_table()));
+  reg.add(make_entry<Method, composition::ContrastiveHeads>(
+      {"contrastive_heads",
+       "projection heads on frozen image/caption embeddings, CLIP/SigLIP loss, NegCLIP hard negatives",
+       {task_tag(Task::kImageText), "trains"}},
+      composition::heads_table()));
 }
 
 }  // namespace vlb

@@ -1,7 +1,7 @@
-// NeaR building blocks (see near_core.h). The steps that are verified facts about NeaR (kNN
-// candidate sets, GMM on the loss -> clean/noisy, label refinement, partial-label learning) are
-// implemented as described in shared/specs §2.3; every other choice is a named option with a
-// Note [NeaR: ...] here and in docs/near.md.
+// NeaR building blocks (vlb/methods/near.h). The steps the paper (arXiv 2505.01064) states (kNN
+// candidate sets, GMM on the per-sample loss -> clean/noisy, label refinement, partial-label
+// learning) are implemented as it describes them; no official code exists, so every other choice
+// is a named option with a Note [NeaR: ...] here and in docs/near.md.
 #include "vlb/methods/near.h"
 
 #include <torch/torch.h>
@@ -15,6 +15,7 @@
 
 #include "vlb/core/error.h"
 #include "vlb/core/text.h"
+#include "vlb/methods/impl/minibatch.h"
 #include "vlb/methods/impl/neighbours.h"
 #include "vlb/methods/impl/ops.h"
 
@@ -210,8 +211,8 @@ struct Head {
     torch::Tensor h = x;
     // Note [NeaR: head]: a residual adapter h = norm(x + xA), A = 0 at the start, stands in for
     // fine-tuning CLIP's image tower; "linear" trains only the class rows.
-    if (residual) h = torch::nn::functional::normalize(x + x.mm(A), torch::nn::functional::NormalizeFuncOptions().dim(1));
-    auto w = torch::nn::functional::normalize(W, torch::nn::functional::NormalizeFuncOptions().dim(1));
+    if (residual) h = l2_normalize(x + x.mm(A));
+    auto w = l2_normalize(W);
     return h.mm(w.t()) / tau;
   }
 };
@@ -224,7 +225,7 @@ Trained train_head(const at::Tensor& x, const Vocabulary& v, const TrainOptions&
   const auto y0 = v.label;
   Trained out;
   // Note [NeaR: initialisation]: class rows start at the label texts' embeddings (CLIP's text
-  // classifier, as fine-tuning CLIP would) when every name has one, else at the normalised mean
+  // classifier, as fine-tuning CLIP would) when every name has one, else at the normalized mean
   // of the images carrying each raw label ("prototype"). "auto" picks text when possible.
   const bool have_text = v.text_features.defined() && v.text_features.numel() > 0 &&
                          torch::isfinite(v.text_features).all().item<bool>() &&
@@ -254,7 +255,7 @@ Trained train_head(const at::Tensor& x, const Vocabulary& v, const TrainOptions&
 
   const auto S = candidate_sets(x, y0, L, o.k);
   auto yhat = y0.clone();
-  const int64_t bs = std::max<int64_t>(1, std::min(o.batch_size, n));
+  MiniBatches batches(n, {std::max<int64_t>(1, o.batch_size)});  // torch's global generator
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
     const bool split_epoch = o.split && epoch >= o.warmup && n >= 2;
     auto clean = torch::ones({n}, torch::kBool);
@@ -275,9 +276,7 @@ Trained train_head(const at::Tensor& x, const Vocabulary& v, const TrainOptions&
         yhat = torch::where(clean, yhat, best);
       }
     }
-    auto order = torch::randperm(n, torch::kLong);
-    for (int64_t b = 0; b < n; b += bs) {
-      auto idx = order.narrow(0, b, std::min(bs, n - b));
+    for (const auto& idx : batches.epoch()) {
       auto logits = head.logits(x.index_select(0, idx), o.temperature);
       auto yb = yhat.index_select(0, idx);
       auto cb = clean.index_select(0, idx).to(torch::kFloat);

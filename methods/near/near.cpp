@@ -12,6 +12,7 @@
 #include <map>
 
 #include "vlb/core/error.h"
+#include "vlb/core/options.h"
 #include "vlb/core/text.h"
 #include "vlb/methods/impl/neighbours.h"
 #include "vlb/methods/impl/ops.h"
@@ -19,11 +20,31 @@
 namespace vlb {
 namespace {
 
+// Options every method here shares: how the training images' label strings are read.
+struct VocabOptions {
+  std::string canonical = "full";
+  int64_t label_source = kMllmLabelSource;
+};
+
+const OptionTable<VocabOptions>& vocab_table() {
+  static const OptionTable<VocabOptions> table = [] {
+    OptionTable<VocabOptions> t;
+    t.add("canonical", &VocabOptions::canonical,
+          "label canonicalisation: none, case (lower-case, collapse whitespace), full (also "
+          "punctuation, '_' and '-' -> space)")
+        .choices({"none", "case", "full"})
+        .add("label_source", &VocabOptions::label_source,
+             "/texts/source of the MLLM label rows (-1: any row with image >= 0)")
+        .range(-1, 127);
+    return t;
+  }();
+  return table;
+}
+
 // Shared shape: the vocabulary from the training images' labels; predict() gives vocabulary ids.
 class VocabMethod : public Method {
  public:
-  explicit VocabMethod(const Params& p)
-      : canon_(p.get_string("canonical")), source_(p.get_int("label_source")) {}
+  explicit VocabMethod(const VocabOptions& o) : canon_(o.canonical), source_(o.label_source) {}
 
   void fit(const DataView& train, const RunContext& ctx) override {
     if (train.size() < 1) throw ConfigError("near: the training split is empty");
@@ -62,49 +83,73 @@ class VocabMethod : public Method {
   std::string canon_;
   int64_t source_;
   near::Vocabulary vocab_;
-  at::Tensor x_;  // normalised training features
+  at::Tensor x_;  // normalized training features
   const Dataset* ds_ = nullptr;
 };
 
-void add_vocab_params(ParamSchema& s) {
-  s.add_string("canonical", "full", {"none", "case", "full"},
-               "label canonicalisation: none, case (lower-case, collapse whitespace), full (also "
-               "punctuation, '_' and '-' -> space)")
-      .add_int("label_source", kMllmLabelSource, -1, 127,
-               "/texts/source of the MLLM label rows (-1: any row with image >= 0)");
+// ---- near, near_no_refine -------------------------------------------------------------------
+
+struct NearOptions {
+  VocabOptions vocab;
+  near::TrainOptions train;
+};
+
+// The head's options; `split` adds those of the clean/noisy split (near_no_refine has none).
+OptionTable<near::TrainOptions> train_table(bool split) {
+  using T = near::TrainOptions;
+  using G = near::GmmOptions;
+  OptionTable<T> t;
+  t.add("epochs", &T::epochs, "training epochs, warm-up included [reconstructed]").range(1, 100000)
+      .add("lr", &T::lr, "Adam learning rate [reconstructed]").range(0.0, 10.0)
+      .add("weight_decay", &T::weight_decay, "Adam weight decay [reconstructed]").range(0.0, 10.0)
+      .add("batch_size", &T::batch_size, "minibatch size [reconstructed]").range(1, 1000000)
+      .add("temperature", &T::temperature,
+           "cosine-logit temperature (CLIP's learned value is 0.01) [reconstructed]")
+      .range(1e-4, 10.0)
+      .add("head", &T::head,
+           "trainable class rows only, or also a residual adapter on the image features "
+           "(feature-level stand-in for CLIP fine-tuning) [reconstructed]")
+      .choices({"linear", "residual"})
+      .add("init", &T::init,
+           "class rows start at the label texts' embeddings or the raw-label image means; "
+           "auto: text when every label has an embedding [reconstructed]")
+      .choices({"auto", "text", "prototype"});
+  if (!split) return t;
+  t.add("k", &T::k, "neighbours whose labels join an image's candidate set [K unknown]")
+      .range(0, 100000)
+      .add("threshold", &T::threshold,
+           "clean if the GMM clean posterior exceeds it (DivideMix's 0.5) [reconstructed]")
+      .range(0.0, 1.0)
+      .add("lambda", &T::lambda, "weight of the partial-label loss [reconstructed]").range(0.0, 1000.0)
+      .add("warmup", &T::warmup, "epochs of CE on the raw labels [reconstructed]").range(0, 100000)
+      .add("refine", &T::refine, "refine noisy labels within their candidate sets (ablation)")
+      .add("pll", &T::pll, "partial-label loss on the noisy samples (ablation; off: dropped)")
+      .add("min_support", &T::min_support,
+           "predict only names carried by >= this many images after refinement [reconstructed]")
+      .range(0, 100000)
+      .add("gmm_max_iter", &T::gmm, &G::max_iter, "GMM EM iterations (DivideMix: 10)").range(1, 100000)
+      .add("gmm_tol", &T::gmm, &G::tol, "GMM convergence tolerance (DivideMix: 1e-2)").range(0.0, 1.0)
+      .add("gmm_reg_covar", &T::gmm, &G::reg_covar, "GMM variance floor (DivideMix: 5e-4)")
+      .range(0.0, 1.0);
+  return t;
 }
 
-// ---- near, near_no_refine -------------------------------------------------------------------
+const OptionTable<NearOptions>& near_table(bool split) {
+  auto make = [](bool s) {
+    OptionTable<NearOptions> t;
+    t.include(&NearOptions::vocab, vocab_table()).include(&NearOptions::train, train_table(s));
+    return t;
+  };
+  static const OptionTable<NearOptions> with_split = make(true), without_split = make(false);
+  return split ? with_split : without_split;
+}
 
 class Near : public VocabMethod {
  public:
-  Near(const Params& p, bool split) : VocabMethod(p) {
-    o_.epochs = p.get_int("epochs");
-    o_.lr = p.get_float("lr");
-    o_.weight_decay = p.get_float("weight_decay");
-    o_.batch_size = p.get_int("batch_size");
-    o_.temperature = p.get_float("temperature");
-    o_.head = p.get_string("head");
-    o_.init = p.get_string("init");
-    o_.split = split;
-    if (split) {
-      o_.k = p.get_int("k");
-      o_.threshold = p.get_float("threshold");
-      o_.lambda = p.get_float("lambda");
-      o_.warmup = p.get_int("warmup");
-      o_.refine = p.get_bool("refine");
-      o_.pll = p.get_bool("pll");
-      o_.min_support = p.get_int("min_support");
-      o_.gmm.max_iter = static_cast<int>(p.get_int("gmm_max_iter"));
-      o_.gmm.tol = p.get_float("gmm_tol");
-      o_.gmm.reg_covar = p.get_float("gmm_reg_covar");
-      if (o_.warmup >= o_.epochs)
-        throw ConfigError(fmt::format("near: warmup ({}) must be < epochs ({}), or no epoch "
-                                      "refines anything", o_.warmup, o_.epochs));
-    } else {
-      o_.k = 0;
-      o_.refine = o_.pll = false;
-    }
+  explicit Near(const NearOptions& o) : VocabMethod(o.vocab), o_(o.train) {
+    if (o_.split && o_.warmup >= o_.epochs)
+      throw ConfigError(fmt::format("near: warmup ({}) must be < epochs ({}), or no epoch "
+                                    "refines anything", o_.warmup, o_.epochs));
   }
 
  protected:
@@ -118,41 +163,11 @@ class Near : public VocabMethod {
   near::Trained trained_;
 };
 
-void add_train_params(ParamSchema& s, bool split) {
-  const near::TrainOptions d;
-  s.add_int("epochs", d.epochs, 1, 100000, "training epochs, warm-up included [reconstructed]")
-      .add_float("lr", d.lr, 0.0, 10.0, "Adam learning rate [reconstructed]")
-      .add_float("weight_decay", d.weight_decay, 0.0, 10.0, "Adam weight decay [reconstructed]")
-      .add_int("batch_size", d.batch_size, 1, 1000000, "minibatch size [reconstructed]")
-      .add_float("temperature", d.temperature, 1e-4, 10.0,
-                 "cosine-logit temperature (CLIP's learned value is 0.01) [reconstructed]")
-      .add_string("head", d.head, {"linear", "residual"},
-                  "trainable class rows only, or also a residual adapter on the image features "
-                  "(feature-level stand-in for CLIP fine-tuning) [reconstructed]")
-      .add_string("init", d.init, {"auto", "text", "prototype"},
-                  "class rows start at the label texts' embeddings or the raw-label image means; "
-                  "auto: text when every label has an embedding [reconstructed]");
-  if (!split) return;
-  const near::GmmOptions g;
-  s.add_int("k", d.k, 0, 100000, "neighbours whose labels join an image's candidate set [K unknown]")
-      .add_float("threshold", d.threshold, 0.0, 1.0, "clean if the GMM clean posterior exceeds it "
-                 "(DivideMix's 0.5) [reconstructed]")
-      .add_float("lambda", d.lambda, 0.0, 1000.0, "weight of the partial-label loss [reconstructed]")
-      .add_int("warmup", d.warmup, 0, 100000, "epochs of CE on the raw labels [reconstructed]")
-      .add_bool("refine", d.refine, "refine noisy labels within their candidate sets (ablation)")
-      .add_bool("pll", d.pll, "partial-label loss on the noisy samples (ablation; off: dropped)")
-      .add_int("min_support", d.min_support, 0, 100000,
-               "predict only names carried by >= this many images after refinement [reconstructed]")
-      .add_int("gmm_max_iter", g.max_iter, 1, 100000, "GMM EM iterations (DivideMix: 10)")
-      .add_float("gmm_tol", g.tol, 0.0, 1.0, "GMM convergence tolerance (DivideMix: 1e-2)")
-      .add_float("gmm_reg_covar", g.reg_covar, 0.0, 1.0, "GMM variance floor (DivideMix: 5e-4)");
-}
-
 // ---- mllm_labels, near_knn_only ------------------------------------------------------------
 
 class KnnLabels : public VocabMethod {
  public:
-  KnnLabels(const Params& p, int64_t k) : VocabMethod(p), k_(k) {}
+  KnnLabels(const VocabOptions& o, int64_t k) : VocabMethod(o), k_(k) {}
 
  protected:
   void fit_vocab(const RunContext&) override {}
@@ -183,6 +198,22 @@ class KnnLabels : public VocabMethod {
   int64_t k_;
 };
 
+struct KnnOptions {
+  VocabOptions vocab;
+  int64_t k = 5;
+};
+
+const OptionTable<KnnOptions>& knn_table() {
+  static const OptionTable<KnnOptions> table = [] {
+    OptionTable<KnnOptions> t;
+    t.include(&KnnOptions::vocab, vocab_table())
+        .add("k", &KnnOptions::k, "neighbours voting")
+        .range(1, 100000);
+    return t;
+  }();
+  return table;
+}
+
 // ---- vocab_zeroshot ------------------------------------------------------------------------
 
 class VocabZeroShot : public VocabMethod {
@@ -210,12 +241,31 @@ class VocabZeroShot : public VocabMethod {
 
 // ---- kmeans --------------------------------------------------------------------------------
 
+struct KMeansOptions {
+  VocabOptions vocab;
+  int64_t clusters = 0;
+  int64_t max_iter = 100;
+};
+
+const OptionTable<KMeansOptions>& kmeans_table() {
+  static const OptionTable<KMeansOptions> table = [] {
+    OptionTable<KMeansOptions> t;
+    t.include(&KMeansOptions::vocab, vocab_table())
+        .add("clusters", &KMeansOptions::clusters, "clusters; 0 = the dataset's class count (oracle)")
+        .range(0, 1000000)
+        .add("max_iter", &KMeansOptions::max_iter, "Lloyd iterations")
+        .range(1, 100000);
+    return t;
+  }();
+  return table;
+}
+
 // Spherical k-means on the evaluation features (label-free floor). Note [NeaR: kmeans floor]:
 // clusters = 0 uses the true number of classes (an oracle, as in FineR's KMeans baseline);
 // clusters are named by the majority MLLM label of the training images nearest to each centre.
 class KMeans : public VocabMethod {
  public:
-  KMeans(const Params& p) : VocabMethod(p), k_(p.get_int("clusters")), iters_(p.get_int("max_iter")) {}
+  explicit KMeans(const KMeansOptions& o) : VocabMethod(o.vocab), k_(o.clusters), iters_(o.max_iter) {}
 
  protected:
   void fit_vocab(const RunContext&) override {}
@@ -264,51 +314,41 @@ class KMeans : public VocabMethod {
   at::Tensor cluster_;
 };
 
-template <class F>
-void add(MethodRegistry& reg, const char* name, const char* help, F&& schema_fn,
-         std::function<std::unique_ptr<Method>(const Params&)> factory) {
-  RegistryEntry<Method> e;
-  e.name = name;
-  e.help = help;
-  e.version = "1";
-  e.tags = {task_tag(Task::kOpenVocab)};
-  add_vocab_params(e.schema);
-  schema_fn(e.schema);
-  e.factory = std::move(factory);
-  reg.add(std::move(e));
-}
-
 }  // namespace
 
 void register_near(MethodRegistry& reg) {
-  add(reg, "near",
-      "NeaR (arXiv 2505.01064, reconstructed at feature level): kNN candidate sets, GMM "
-      "clean/noisy split of per-sample losses, label refinement, CE + lambda * partial-label loss",
-      [](ParamSchema& s) { add_train_params(s, true); },
-      [](const Params& p) -> std::unique_ptr<Method> { return std::make_unique<Near>(p, true); });
-  add(reg, "near_no_refine", "NeaR's head trained with plain CE on the raw MLLM labels",
-      [](ParamSchema& s) { add_train_params(s, false); },
-      [](const Params& p) -> std::unique_ptr<Method> { return std::make_unique<Near>(p, false); });
-  add(reg, "mllm_labels", "the raw MLLM label of the nearest training image (no refinement)",
-      [](ParamSchema&) {},
-      [](const Params& p) -> std::unique_ptr<Method> { return std::make_unique<KnnLabels>(p, 1); });
-  add(reg, "near_knn_only", "majority raw MLLM label over the K nearest training images",
-      [](ParamSchema& s) { s.add_int("k", 5, 1, 100000, "neighbours voting"); },
-      [](const Params& p) -> std::unique_ptr<Method> {
-        return std::make_unique<KnnLabels>(p, p.get_int("k"));
-      });
-  add(reg, "vocab_zeroshot",
-      "zero-shot over the discovered vocabulary: cosine to the label strings' text embeddings",
-      [](ParamSchema&) {},
-      [](const Params& p) -> std::unique_ptr<Method> { return std::make_unique<VocabZeroShot>(p); });
-  add(reg, "kmeans",
-      "label-free floor: spherical k-means on the evaluation features, clusters named by the "
-      "majority MLLM label of the nearest training images",
-      [](ParamSchema& s) {
-        s.add_int("clusters", 0, 0, 1000000, "clusters; 0 = the dataset's class count (oracle)")
-            .add_int("max_iter", 100, 1, 100000, "Lloyd iterations");
-      },
-      [](const Params& p) -> std::unique_ptr<Method> { return std::make_unique<KMeans>(p); });
+  const std::vector<std::string> tags{task_tag(Task::kOpenVocab)};
+  using M = std::unique_ptr<Method>;
+  reg.add(make_entry<Method, NearOptions>(
+      {"near",
+       "NeaR (arXiv 2505.01064, reconstructed at feature level): kNN candidate sets, GMM "
+       "clean/noisy split of per-sample losses, label refinement, CE + lambda * partial-label loss",
+       tags},
+      near_table(true), [](const NearOptions& o) -> M { return std::make_unique<Near>(o); }));
+  reg.add(make_entry<Method, NearOptions>(
+      {"near_no_refine", "NeaR's head trained with plain CE on the raw MLLM labels", tags},
+      near_table(false), [](NearOptions o) -> M {
+        o.train.split = false;
+        o.train.k = 0;
+        o.train.refine = o.train.pll = false;
+        return std::make_unique<Near>(o);
+      }));
+  reg.add(make_entry<Method, VocabOptions>(
+      {"mllm_labels", "the raw MLLM label of the nearest training image (no refinement)", tags},
+      vocab_table(), [](const VocabOptions& o) -> M { return std::make_unique<KnnLabels>(o, 1); }));
+  reg.add(make_entry<Method, KnnOptions>(
+      {"near_knn_only", "majority raw MLLM label over the K nearest training images", tags},
+      knn_table(), [](const KnnOptions& o) -> M { return std::make_unique<KnnLabels>(o.vocab, o.k); }));
+  reg.add(make_entry<Method, VocabZeroShot>(
+      {"vocab_zeroshot",
+       "zero-shot over the discovered vocabulary: cosine to the label strings' text embeddings", tags},
+      vocab_table()));
+  reg.add(make_entry<Method, KMeans>(
+      {"kmeans",
+       "label-free floor: spherical k-means on the evaluation features, clusters named by the "
+       "majority MLLM label of the nearest training images",
+       tags},
+      kmeans_table()));
 }
 
 }  // namespace vlb

@@ -1,4 +1,4 @@
-// SARL's semantic decoupling and losses (sarl_core.h).
+// SARL's semantic decoupling and losses (vlb/methods/sarl.h).
 #include "vlb/methods/sarl.h"
 
 #include <fmt/format.h>
@@ -92,6 +92,8 @@ at::Tensor partial_bce(const at::Tensor& logits, const at::Tensor& targets) {
 
 at::Tensor asymmetric_loss(const at::Tensor& logits, const at::Tensor& targets, const AslOptions& o) {
   need(logits.sizes() == targets.sizes(), "asymmetric_loss: logits and targets differ in shape");
+  need(o.reduction == "sum" || o.reduction == "mean",
+       "asymmetric_loss: reduction must be sum or mean, got '" + o.reduction + "'");
   at::Tensor pos = targets.gt(0).to(logits.dtype()), neg = targets.lt(0).to(logits.dtype());
   at::Tensor p = torch::sigmoid(logits);
   at::Tensor qm = (1 - p + o.clip).clamp_max(1);  // clipped probability of "absent"
@@ -102,7 +104,7 @@ at::Tensor asymmetric_loss(const at::Tensor& logits, const at::Tensor& targets, 
   }
   at::Tensor l = pos * fp * torch::log(p.clamp_min(o.eps)) + neg * fn * torch::log(qm.clamp_min(o.eps));
   at::Tensor s = -l.sum();
-  return o.sum ? s : s / (pos + neg).sum().clamp_min(1);
+  return o.reduction == "sum" ? s : s / (pos + neg).sum().clamp_min(1);
 }
 
 }  // namespace vlb::sarl

@@ -87,7 +87,7 @@ TEST(SarlLosses, AsymmetricLossHandComputedAndReducesToBce) {
   auto y = i8({1, 0, -1, 1}, {2, 2});
   sl::AslOptions o;  // γ− = 2, γ+ = 1, clip 0.05, sum
   EXPECT_NEAR(sl::asymmetric_loss(x, y, o).item<double>(), 0.7049922503336961, 1e-9);
-  o.sum = false;
+  o.reduction = "mean";
   EXPECT_NEAR(sl::asymmetric_loss(x, y, o).item<double>(), 0.7049922503336961 / 3, 1e-9);
   // γ = 0 and no clip: the mean-reduced ASL is the partial BCE.
   o.gamma_neg = o.gamma_pos = 0;

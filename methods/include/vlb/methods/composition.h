@@ -3,7 +3,7 @@
 // methods/composition/, docs/composition.md.
 //
 // Both methods are Task::kImageText: predict() returns aux["image_emb"] [n, E] (evaluated images)
-// and aux["text_emb"] [T, E] (every dataset text), L2-normalised, and dense scores [n, T] only when
+// and aux["text_emb"] [T, E] (every dataset text), L2-normalized, and dense scores [n, T] only when
 // n * T <= dense_scores_max (the composition metrics read the embeddings).
 #include <ATen/core/Tensor.h>
 
@@ -15,7 +15,7 @@ namespace vlb {
 
 namespace composition {
 
-/// Symmetric softmax InfoNCE (CLIP), NegCLIP form. img [B, E], txt [B + B', E], both normalised;
+/// Symmetric softmax InfoNCE (CLIP), NegCLIP form. img [B, E], txt [B + B', E], both normalized;
 /// rows B.. of txt are extra negative captions: image->text CE over all B + B' columns, text->image
 /// CE over the B true captions only. logits = scale * img txt^T. Returns the mean of the two.
 at::Tensor softmax_contrastive_loss(const at::Tensor& img, const at::Tensor& txt, const at::Tensor& scale);

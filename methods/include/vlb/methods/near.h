@@ -1,8 +1,9 @@
 #pragma once
-// NeaR (vocabulary-free fine-grained recognition) and its baselines: near, mllm_labels,
-// near_no_refine, near_knn_only, kmeans (methods/near/near.cpp, docs/near.md). The building blocks
-// below (label vocabulary, kNN candidate sets, the 2-component 1-D GMM on per-sample losses, the
-// head training loop) are implemented in methods/near/blocks.cpp and used by the tests.
+// NeaR (vocabulary-free fine-grained recognition, arXiv 2505.01064) and its baselines: near,
+// mllm_labels, near_no_refine, near_knn_only, vocab_zeroshot, kmeans (methods/near/near.cpp,
+// docs/near.md). The building blocks below (label vocabulary, kNN candidate sets, the
+// 2-component 1-D GMM on per-sample losses, the head training loop) are implemented in
+// methods/near/blocks.cpp and used by the tests.
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -37,7 +38,7 @@ struct Gmm1d {
 Gmm1d fit_gmm_1d(const std::vector<double>& x, const GmmOptions& o = {});
 /// Posterior probability of component `k` for each value.
 std::vector<double> gmm_posterior(const Gmm1d& g, const std::vector<double>& x, int k);
-/// DivideMix-style clean probability: losses min-max normalised to [0, 1], GMM fitted, posterior
+/// DivideMix-style clean probability: losses min-max normalized to [0, 1], GMM fitted, posterior
 /// of the lower-mean component. All-equal losses (nothing to split) give 1 for every sample.
 std::vector<double> clean_probability(const std::vector<double>& loss, const GmmOptions& o = {},
                                       Gmm1d* fitted = nullptr);
@@ -58,10 +59,10 @@ Vocabulary build_vocabulary(const DataView& train, const std::string& canon, int
 
 /// [n, L] bool multi-hot: own label plus the labels of the K nearest other training images
 /// (cosine; equal similarities to the lower row index). K = 0: own label only.
-at::Tensor candidate_sets(const at::Tensor& x_normalised, const at::Tensor& label, int64_t L,
+at::Tensor candidate_sets(const at::Tensor& x_normalized, const at::Tensor& label, int64_t L,
                           int64_t K);
 /// Indices [n, K] of the K nearest other rows (self excluded even among exact duplicates).
-at::Tensor knn_excluding_self(const at::Tensor& x_normalised, int64_t K);
+at::Tensor knn_excluding_self(const at::Tensor& x_normalized, int64_t K);
 
 // ---- head and training ----------------------------------------------------------------------
 
@@ -85,7 +86,7 @@ struct TrainOptions {
 };
 
 struct Trained {
-  at::Tensor weight;       // [L, D] class rows (normalised at use)
+  at::Tensor weight;       // [L, D] class rows (normalized at use)
   at::Tensor adapter;      // [D, D] residual adapter, undefined for the linear head
   at::Tensor active;       // [L] bool: names that may be predicted
   at::Tensor refined;      // [n] int64 final labels
@@ -93,11 +94,11 @@ struct Trained {
   std::vector<double> clean_fraction;  // per split epoch
 };
 
-/// Trains the head on normalised features `x` [n, D] with vocabulary `v`; reads torch's global
+/// Trains the head on normalized features `x` [n, D] with vocabulary `v`; reads torch's global
 /// generator (seeded by the runner) for the minibatch order.
 Trained train_head(const at::Tensor& x, const Vocabulary& v, const TrainOptions& o,
                    const std::function<void(const std::string&)>& log);
-/// Logits [m, L] of normalised features under a trained head (inactive names get -inf).
+/// Logits [m, L] of normalized features under a trained head (inactive names get -inf).
 at::Tensor head_logits(const Trained& t, const at::Tensor& x, double temperature);
 
 }  // namespace vlb::near

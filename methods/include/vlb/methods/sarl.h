@@ -37,8 +37,8 @@ at::Tensor partial_bce(const at::Tensor& logits, const at::Tensor& targets);
 
 struct AslOptions {
   double gamma_neg = 2, gamma_pos = 1, clip = 0.05, eps = 1e-6;
-  bool sum = true;            // DualCoOp sums; false: mean over known entries
-  bool detach_focus = true;   // focusing weights carry no gradient (DualCoOp)
+  std::string reduction = "sum";  // sum (DualCoOp) | mean over known entries
+  bool detach_focus = true;       // focusing weights carry no gradient (DualCoOp)
 };
 /// Asymmetric loss over known entries (DualCoOp utils/asymmetric_loss.py, sigmoid form):
 /// positives -(1-p)^γ+ log p, negatives -(1-q_m)^γ− log q_m with q = 1-p, q_m = min(q+clip, 1).
