@@ -148,8 +148,6 @@ std::string describe_run(const PlannedRun& r) {
   return s + fmt::format(" seed={}", r.config.seed);
 }
 
-bool is_done(const std::string& dir, const std::string& key) { return run_is_done(dir, key); }
-
 void write_plain(const fs::path& path, const std::string& content) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f << content;
@@ -338,7 +336,7 @@ void print_plan(const Plan& plan, std::ostream& out, int* done_count) {
   rows.push_back({"#", "run", "method", "ablation", "swept", "seed", "status"});
   *done_count = 0;
   for (const auto& r : plan.runs) {
-    bool done = is_done(plan.experiment_dir + "/" + r.key16(), r.key);
+    bool done = run_is_done(plan.experiment_dir + "/" + r.key16(), r.key);
     *done_count += done;
     std::string swept;
     for (const auto& [k, v] : r.config.swept) swept += (swept.empty() ? "" : " ") + k + "=" + v;
@@ -440,7 +438,7 @@ SweepSummary run_local_parallel(const Plan& plan, const RunOptions& opts, std::o
     if (exit_status.size() == pids.size()) break;
     if (progress) {
       int done = 0;
-      for (const auto& k : keys) done += is_done(plan.experiment_dir + "/" + k.substr(0, 16), k);
+      for (const auto& k : keys) done += run_is_done(plan.experiment_dir + "/" + k.substr(0, 16), k);
       std::cerr << "\r\033[K"
                 << fmt::format("[{}/{}] {} elapsed | {} workers", done, keys.size(),
                                clock_text(seconds_since(t_start)), workers)
@@ -507,7 +505,7 @@ std::vector<std::string> runnable_keys(const Plan& plan, bool force) {
   std::set<std::string> seen;
   for (const auto& r : plan.runs) {
     if (!seen.insert(r.key).second) continue;
-    if (!force && is_done(plan.experiment_dir + "/" + r.key16(), r.key)) continue;
+    if (!force && run_is_done(plan.experiment_dir + "/" + r.key16(), r.key)) continue;
     keys.push_back(r.key);
   }
   return keys;
@@ -666,7 +664,7 @@ WorkerSummary run_worker_task(const std::string& plan_dir, int task, const Regis
   WorkerSummary ws;
   for (const auto& k : pf.tasks[static_cast<size_t>(task)]) {
     const PlannedRun& r = *by_key.at(k);
-    if (!pf.force && is_done(plan.experiment_dir + "/" + r.key16(), r.key)) {
+    if (!pf.force && run_is_done(plan.experiment_dir + "/" + r.key16(), r.key)) {
       ++ws.skipped;
       if (!quiet) out << fmt::format("run {} ({}): already done\n", r.key16(), describe_run(r));
       continue;
@@ -719,7 +717,7 @@ SweepSummary run_experiment(const std::string& spec_path, const RunOptions& opts
     const PlannedRun& r = plan.runs[i];
     std::string dir = plan.experiment_dir + "/" + r.key16();
     bool duplicate = !seen.insert(r.key).second;
-    if (duplicate || (!opts.force && is_done(dir, r.key))) {
+    if (duplicate || (!opts.force && run_is_done(dir, r.key))) {
       ++summary.skipped;
       continue;
     }
