@@ -67,7 +67,4 @@ struct WorkerSummary {
 WorkerSummary run_worker_task(const std::string& plan_dir, int task, const Registries& reg,
                               bool quiet, std::ostream& out);
 
-/// This machine's host name, made safe for file names.
-std::string host_tag();
-
 }  // namespace vlb
