@@ -17,6 +17,7 @@
 
 #include "vlb/core/error.h"
 #include "vlb/core/fs.h"
+#include "vlb/experiments/runner.h"
 #include "vlb/experiments/spec.h"
 #include "vlb/experiments/workers.h"
 

@@ -257,13 +257,6 @@ int64_t as_int(const Node& n) {
   return v;
 }
 
-double as_float(const Node& n) {
-  double v = 0;
-  if (n.kind != Node::Kind::kScalar || n.quoted || !parse_float(n.scalar, &v))
-    fail(n, "expected a number, got " + describe(n));
-  return v;
-}
-
 ParamValue to_param_value(const Node& n, ParamType type) {
   auto type_error = [&]() {
     fail(n, std::string("expected ") + to_string(type) + ", got " + describe(n));

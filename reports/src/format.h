@@ -25,6 +25,11 @@ inline bool as_percent(const Leaderboard& lb, const std::string& metric) {
   return true;
 }
 
+// What a mean is multiplied by for display (and for the differences shown next to it).
+inline double scale_of(const Leaderboard& lb, const std::string& metric) {
+  return as_percent(lb, metric) ? 100.0 : 1.0;
+}
+
 inline std::string fmt_cell(const Cell& c, bool percent, bool with_n) {
   std::string s = percent ? fmt::format("{:.2f} ± {:.2f}", 100.0 * c.mean, 100.0 * c.std)
                           : fmt::format("{:.4g} ± {:.2g}", c.mean, c.std);

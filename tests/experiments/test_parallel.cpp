@@ -11,6 +11,7 @@
 
 #include "test_support.h"
 #include "vlb/core/error.h"
+#include "vlb/experiments/environment.h"
 #include "vlb/experiments/runner.h"
 #include "vlb/experiments/slurm.h"
 #include "vlb/experiments/spec.h"

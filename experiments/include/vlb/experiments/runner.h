@@ -1,26 +1,13 @@
 #pragma once
-// Loading experiment specs (strict YAML), expanding sweeps into a deterministic plan, and running
-// the plan into results/<experiment>/<run_key>/ directories. See experiments/SPEC.md.
+// Running the plan of a spec into results/<experiment>/<key16>/ directories (experiments/SPEC.md
+// "Results"), and reading back what a run directory says about its run.
 #include <iosfwd>
 #include <string>
-#include <vector>
 
 #include "vlb/experiments/builtins.h"
+#include "vlb/experiments/run_options.h"
 
 namespace vlb {
-
-struct RunOptions {
-  std::vector<std::string> overrides;  // "a.b=v" (YAML scalar or flow value), applied in order
-  bool dry_run = false;                // print the plan (run keys, done/pending), run nothing
-  bool force = false;                  // rerun completed runs
-  std::string results_root = "results";
-  int threads = 0;                     // > 0 overrides runtime.threads
-  bool progress = true;                // progress line on a terminal (never when not a TTY or CI)
-  /// > 1: run the plan in that many local worker processes (`vlb worker`), each run still at its
-  /// own runtime.threads; needs `worker_executable`. Results are identical to jobs = 1.
-  int jobs = 1;
-  std::string worker_executable;       // the vlb binary workers are exec'd from (cmd_run: /proc/self/exe)
-};
 
 struct SweepSummary {
   int total = 0;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "vlb/experiments/builtins.h"
-#include "vlb/experiments/runner.h"
+#include "vlb/experiments/run_options.h"
 
 namespace vlb {
 

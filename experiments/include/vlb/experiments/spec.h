@@ -10,7 +10,7 @@
 #include "vlb/core/params.h"
 #include "vlb/datasets/dataset.h"
 #include "vlb/experiments/builtins.h"
-#include "vlb/experiments/runner.h"
+#include "vlb/experiments/run_options.h"
 
 namespace vlb {
 

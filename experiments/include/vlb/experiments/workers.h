@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "vlb/experiments/builtins.h"
-#include "vlb/experiments/runner.h"
+#include "vlb/experiments/run_options.h"
 
 namespace vlb {
 
@@ -66,8 +66,5 @@ struct WorkerSummary {
 /// to the planned keys (it was edited after submission) or the task index is out of range.
 WorkerSummary run_worker_task(const std::string& plan_dir, int task, const Registries& reg,
                               bool quiet, std::ostream& out);
-
-/// This machine's host name, made safe for file names.
-std::string host_tag();
 
 }  // namespace vlb

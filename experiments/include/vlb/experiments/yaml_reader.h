@@ -69,7 +69,6 @@ const Node& require(const Node& map, const std::string& key);
 
 std::string as_string(const Node& n);
 int64_t as_int(const Node& n);
-double as_float(const Node& n);
 
 /// Converts a scalar to the declared type (strict full-string parsing: "1e-3" is a float, "4.5"
 /// is not an int, a quoted "0.1" is a string).

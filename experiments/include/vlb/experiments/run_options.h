@@ -1,0 +1,22 @@
+#pragma once
+// How a sweep is run. Shared by plan making (spec.h), the runner, the workers and the Slurm
+// backend, so that none of them has to include another's header for it.
+#include <string>
+#include <vector>
+
+namespace vlb {
+
+struct RunOptions {
+  std::vector<std::string> overrides;  // "a.b=v" (YAML scalar or flow value), applied in order
+  bool dry_run = false;                // print the plan (run keys, done/pending), run nothing
+  bool force = false;                  // rerun completed runs
+  std::string results_root = "results";
+  int threads = 0;                     // > 0 overrides runtime.threads
+  bool progress = true;                // progress line on a terminal (never when not a TTY or CI)
+  /// > 1: run the plan in that many local worker processes (`vlb worker`), each run still at its
+  /// own runtime.threads; needs `worker_executable`. Results are identical to jobs = 1.
+  int jobs = 1;
+  std::string worker_executable;       // the vlb binary workers are exec'd from (cmd_run: /proc/self/exe)
+};
+
+}  // namespace vlb
