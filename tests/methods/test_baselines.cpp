@@ -72,13 +72,13 @@ TEST(Ops, ClassMeansAndCounts) {
   EXPECT_TRUE(torch::equal(counts, torch::tensor({2.0f, 0.0f, 1.0f, 0.0f})));
 }
 
-TEST(ZeroShot, AveragesNormalisedPromptsPerClass) {
+TEST(ZeroShot, AveragesNormalizedPromptsPerClass) {
   Dataset ds = toy();
   auto m = make("zeroshot");
   RunContext ctx;
   m->fit(make_view(ds, "train"), ctx);
   auto scores = m->predict(make_view(ds, "test"), ctx).scores;
-  // Independent computation: class a's prompts normalise to (1,0) and (.707,.707).
+  // Independent computation: class a's prompts normalize to (1,0) and (.707,.707).
   auto prompts = ds.texts.features / ds.texts.features.norm(2, 1, true);
   auto cls = (prompts.view({3, 2, 2}).mean(1));
   cls = cls / cls.norm(2, 1, true);
@@ -106,7 +106,7 @@ TEST(ZeroShot, UnknownDescriptorKindIsAnError) {
   EXPECT_THROW(m->fit(make_view(ds, "train"), RunContext{}), ConfigError);
 }
 
-TEST(NearestClassMean, MatchesCosineToNormalisedMeans) {
+TEST(NearestClassMean, MatchesCosineToNormalizedMeans) {
   Dataset ds = toy();
   auto m = make("ncm");
   m->fit(make_view(ds, "train"), RunContext{});
