@@ -193,8 +193,22 @@ class LinearProbe final : public Method {
         loss.backward();
         return loss;
       };
-      auto loss = opt.step(closure);
-      ctx.log(fmt::format("linear_probe: final objective {:.6f}", loss.item<double>()));
+      // LBFGS::step returns the loss of its first closure call (the objective at the start), so
+      // the final objective is evaluated again at the weights it leaves.
+      opt.step(closure);
+      torch::NoGradGuard no_grad;
+      const double final_objective = objective(x, y).item<double>();
+      // LBFGS keeps one state entry (under its first parameter) counting iterations and closure
+      // calls over all step() calls; there is one here.
+      int64_t iterations = 0, evaluations = 0;
+      for (const auto& kv : opt.state()) {
+        const auto& s = static_cast<const torch::optim::LBFGSParamState&>(*kv.second);
+        iterations = s.n_iter();
+        evaluations = s.func_evals();
+      }
+      ctx.log(fmt::format("linear_probe: final objective {:.6f} after {} L-BFGS iterations ({} "
+                          "function evaluations)",
+                          final_objective, iterations, evaluations));
     } else {
       torch::optim::Adam opt({W_, b_}, torch::optim::AdamOptions(o_.lr));
       // Torch's global generator, which the runner seeds with the run seed.
