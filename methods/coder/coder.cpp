@@ -1,5 +1,5 @@
 // The registered CODER methods (coder_zeroshot, coder_star, coder_fewshot) and the tip_adapter
-// baseline. The arithmetic lives in coder_core.cpp; this file selects texts, splits and params.
+// baseline. The arithmetic lives in blocks.cpp; this file selects texts, splits and options.
 #include <torch/torch.h>
 
 #include <fmt/format.h>
@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "vlb/core/error.h"
+#include "vlb/core/options.h"
 #include "vlb/methods/coder.h"
 #include "vlb/methods/impl/ops.h"
 
@@ -49,39 +50,89 @@ at::Tensor select_typed(const Texts& t, const std::vector<TextType>& types) {
   return keep.nonzero().flatten();
 }
 
-NeighbourSelection selection_from(const Params& p) {
-  NeighbourSelection s;
-  s.k = p.get_int("k");
-  s.weighting = coder::parse_weighting(p.get_string("weighting"));
-  s.temperature = p.get_float("temperature");
-  s.search.backend = parse_neighbour_backend(p.get_string("backend"));
-  return s;
-}
+// The neighbour options as named in YAML; selection() turns them into the block's struct.
+struct SelectionOptions {
+  int64_t k = 0;
+  std::string weighting = "uniform";
+  double temperature = 0.01;
+  std::string backend = "faiss";
 
-void add_selection_params(ParamSchema& s) {
-  s.add_int("k", 0, 0, std::nullopt, "texts kept per image (most similar first); 0 = all (official)")
-      .add_string("weighting", "uniform", {"uniform", "softmax", "rank_decay"},
-                  "weight of the kept similarities: uniform (official), k*softmax(s/temperature), "
-                  "1/log2(rank+2)")
-      .add_float("temperature", 0.01, 1e-6, std::nullopt, "softmax weighting temperature")
-      .add_string("backend", "faiss", {"torch", "faiss", "hnsw"},
-                  "top-k search: faiss flat (exact, default: the faster exact path), chunked torch "
-                  "GEMM (exact), faiss HNSW (approximate)");
+  NeighbourSelection selection() const {
+    NeighbourSelection s;
+    s.k = k;
+    s.weighting = coder::parse_weighting(weighting);
+    s.temperature = temperature;
+    s.search.backend = parse_neighbour_backend(backend);
+    return s;
+  }
+};
+
+const OptionTable<SelectionOptions>& selection_options() {
+  static const auto table = [] {
+    using O = SelectionOptions;
+    OptionTable<O> t;
+    t.add("k", &O::k, "texts kept per image (most similar first); 0 = all (official)").min(0)
+        .add("weighting", &O::weighting,
+             "weight of the kept similarities: uniform (official), k*softmax(s/temperature), "
+             "1/log2(rank+2)")
+        .choices({"uniform", "softmax", "rank_decay"})
+        .add("temperature", &O::temperature, "softmax weighting temperature").min(1e-6)
+        .add("backend", &O::backend,
+             "top-k search: faiss flat (exact, default: the faster exact path), chunked torch "
+             "GEMM (exact), faiss HNSW (approximate)")
+        .choices({"torch", "faiss", "hnsw"});
+    return t;
+  }();
+  return table;
 }
 
 // ---- zero-shot -----------------------------------------------------------------------------
 
+struct CoderZeroShotOptions {
+  std::string types = "name,attribute,analogy,synonym";
+  SelectionOptions neighbours;
+};
+
+const OptionTable<CoderZeroShotOptions>& coder_zeroshot_options() {
+  static const auto table = [] {
+    OptionTable<CoderZeroShotOptions> t;
+    t.add("types", &CoderZeroShotOptions::types, "text types used (comma list)")
+        .include(&CoderZeroShotOptions::neighbours, selection_options());
+    return t;
+  }();
+  return table;
+}
+
+// CODER*: the zero-shot options plus the one-vs-one re-ranking.
+struct CoderStarOptions {
+  CoderZeroShotOptions zeroshot;
+  double theta = 0.1;
+  std::string theta_preset;  // empty: use theta
+  int64_t top = 5;
+};
+
+const OptionTable<CoderStarOptions>& coder_star_options() {
+  static const auto table = [] {
+    using O = CoderStarOptions;
+    OptionTable<O> t;
+    t.include(&O::zeroshot, coder_zeroshot_options())
+        .add("theta", &O::theta, "re-rank when softmax p1 - p2 < theta").range(0.0, 1.0)
+        .add("theta_preset", &O::theta_preset, "official per-dataset theta (overrides theta)")
+        .choices({"", "imagenet", "imagenet_v2", "places365", "caltech101", "dtd", "cub200",
+                  "eurosat", "food101", "oxford_pets"})
+        .add("top", &O::top, "classes re-ranked").range(2, 1000);
+    return t;
+  }();
+  return table;
+}
+
 class CoderZeroShot : public Method {
  public:
-  explicit CoderZeroShot(const Params& p, bool rerank)
-      : types_(parse_types(p.get_string("types"), rerank ? "coder_star" : "coder_zeroshot")),
-        sel_(selection_from(p)),
-        rerank_(rerank) {
-    if (rerank_) {
-      top_ = p.get_int("top");
-      const std::string& preset = p.get_string("theta_preset");
-      theta_ = preset.empty() ? p.get_float("theta") : coder::theta_preset(preset);
-    }
+  explicit CoderZeroShot(const CoderZeroShotOptions& o) : CoderZeroShot(o, false) {}
+
+  explicit CoderZeroShot(const CoderStarOptions& o) : CoderZeroShot(o.zeroshot, true) {
+    top_ = o.top;
+    theta_ = o.theta_preset.empty() ? o.theta : coder::theta_preset(o.theta_preset);
   }
 
   void fit(const DataView& train, const RunContext& ctx) override {
@@ -121,6 +172,11 @@ class CoderZeroShot : public Method {
   }
 
  private:
+  CoderZeroShot(const CoderZeroShotOptions& o, bool rerank)
+      : types_(parse_types(o.types, rerank ? "coder_star" : "coder_zeroshot")),
+        sel_(o.neighbours.selection()),
+        rerank_(rerank) {}
+
   std::vector<TextType> types_;
   NeighbourSelection sel_;
   bool rerank_;
@@ -133,10 +189,108 @@ class CoderZeroShot : public Method {
 
 // ---- few-shot: CODER-Adapter and Tip-Adapter -------------------------------------------------
 
+// The cache options tip_adapter and coder_fewshot share: the member defaults are coder_fewshot's,
+// tip_adapter_defaults() holds tip_adapter's.
+struct CacheOptions {
+  std::string base_logits = "text";
+  std::string search = "val";
+  std::string search_split = "val";
+  std::string no_split = "error";
+  bool official_test_max = false;
+  double init_alpha = 1.0;
+  double init_beta = 30.0;
+  coder::SearchGrid grid;
+};
+
+CacheOptions tip_adapter_defaults() {
+  CacheOptions o;
+  o.init_beta = 5.5;
+  o.grid.beta_max = 7.0;
+  o.grid.alpha_max = 3.0;
+  o.grid.beta_steps = 200;
+  o.grid.alpha_steps = 20;
+  o.grid.rounds = 1;
+  return o;
+}
+
+const OptionTable<CacheOptions>& cache_options() {
+  static const auto table = [] {
+    using O = CacheOptions;
+    using G = coder::SearchGrid;
+    OptionTable<O> t;
+    t.add("base_logits", &O::base_logits,
+          "zero-shot term: 100 x cos to class name texts (official), to normalised class means "
+          "of the shots (for data without class texts), or none")
+        .choices({"text", "class_mean", "none"})
+        .add("search", &O::search, "grid-search alpha/beta on params.search_split")
+        .choices({"val", "none"})
+        .add("search_split", &O::search_split, "split for the alpha/beta search")
+        .add("no_split", &O::no_split,
+             "when search_split is missing: fail, leave-one-out on the shots, or keep init")
+        .choices({"error", "loo", "init"})
+        .add("official_test_max", &O::official_test_max,
+             "official reporting quirk: max of test accuracy at init and searched alpha/beta "
+             "(selects on test labels)")
+        .add("init_alpha", &O::init_alpha, "alpha without search (and for test max)").min(0.0)
+        .add("init_beta", &O::init_beta, "beta without search").min(0.0)
+        .add("beta_max", &O::grid, &G::beta_max, "first-round beta range end").min(0.2)
+        .add("alpha_max", &O::grid, &G::alpha_max, "first-round alpha range end").min(0.2)
+        .add("beta_steps", &O::grid, &G::beta_steps, "beta grid steps per round").range(1, 100000)
+        .add("alpha_steps", &O::grid, &G::alpha_steps, "alpha grid steps per round")
+        .range(1, 100000)
+        .add("rounds", &O::grid, &G::rounds, "search rounds (each re-centres to [0.5, 1.5] x best)")
+        .range(1, 10);
+    return t;
+  }();
+  return table;
+}
+
+// Tip-Adapter: the cache options with Tip-Adapter's defaults.
+struct TipAdapterOptions {
+  CacheOptions cache = tip_adapter_defaults();
+};
+
+const OptionTable<TipAdapterOptions>& tip_adapter_options() {
+  static const auto table = [] {
+    OptionTable<TipAdapterOptions> t;
+    t.include(&TipAdapterOptions::cache, cache_options());
+    return t;
+  }();
+  return table;
+}
+
+// CODER-Adapter: the cache over neighbour representations of a text bank.
+struct CoderFewShotOptions {
+  CacheOptions cache;
+  SelectionOptions neighbours;
+  std::string types = "name,attribute,analogy";
+  std::string bank = "all";
+  std::string preset;  // empty: init_alpha / init_beta
+};
+
+const OptionTable<CoderFewShotOptions>& coder_fewshot_options() {
+  static const auto table = [] {
+    using O = CoderFewShotOptions;
+    OptionTable<O> t;
+    t.include(&O::cache, cache_options())
+        .include(&O::neighbours, selection_options())
+        .add("types", &O::types, "class text types in the bank (official: name,att,ana)")
+        .add("bank", &O::bank,
+             "neighbour texts: typed class texts, free-standing texts (class -1, e.g. a "
+             "vocabulary bank), or both")
+        .choices({"all", "typed", "free"})
+        .add("preset", &O::preset, "official initial beta/alpha of that dataset (overrides init_*)")
+        .choices({"", "imagenet", "caltech101", "dtd", "eurosat", "fgvc_aircraft", "food101",
+                  "oxford_pets", "oxford_flowers", "stanford_cars", "sun397", "ucf101"});
+    return t;
+  }();
+  return table;
+}
+
 struct InitPreset {
   double beta, alpha;
 };
-// CODER's configs/*.yaml initial β/α (spec §3.5).
+// The initial β/α of CODER's official configs/*.yaml (YCaigogogo/CVPR24-CODER).
 const std::map<std::string, InitPreset>& coder_presets() {
   static const std::map<std::string, InitPreset> p = {
       {"imagenet", {72.00, 1.66}},     {"caltech101", {24.76, 100}}, {"dtd", {30.18, 2.57}},
@@ -148,31 +302,21 @@ const std::map<std::string, InitPreset>& coder_presets() {
 
 class CacheAdapter : public Method {
  public:
-  CacheAdapter(const Params& p, bool coder) : coder_(coder), name_(coder ? "coder_fewshot" : "tip_adapter") {
-    base_ = p.get_string("base_logits");
-    search_ = p.get_string("search");
-    search_split_ = p.get_string("search_split");
-    no_split_ = p.get_string("no_split");
-    test_max_ = p.get_bool("official_test_max");
-    alpha_ = p.get_float("init_alpha");
-    beta_ = p.get_float("init_beta");
-    grid_.beta_max = p.get_float("beta_max");
-    grid_.alpha_max = p.get_float("alpha_max");
-    grid_.beta_steps = p.get_int("beta_steps");
-    grid_.alpha_steps = p.get_int("alpha_steps");
-    grid_.rounds = p.get_int("rounds");
-    if (coder_) {
-      sel_ = selection_from(p);
-      types_ = parse_types(p.get_string("types"), "coder_fewshot");
-      bank_ = p.get_string("bank");
-      const std::string& preset = p.get_string("preset");
-      if (!preset.empty()) {
-        auto it = coder_presets().find(preset);
-        if (it == coder_presets().end())
-          throw ConfigError("coder_fewshot: unknown params.preset '" + preset + "'");
-        beta_ = it->second.beta;
-        alpha_ = it->second.alpha;
-      }
+  explicit CacheAdapter(const TipAdapterOptions& o) : CacheAdapter(o.cache, false) {
+    init_alpha_ = alpha_;
+    init_beta_ = beta_;
+  }
+
+  explicit CacheAdapter(const CoderFewShotOptions& o) : CacheAdapter(o.cache, true) {
+    sel_ = o.neighbours.selection();
+    types_ = parse_types(o.types, "coder_fewshot");
+    bank_ = o.bank;
+    if (!o.preset.empty()) {
+      auto it = coder_presets().find(o.preset);
+      if (it == coder_presets().end())
+        throw ConfigError("coder_fewshot: unknown params.preset '" + o.preset + "'");
+      beta_ = it->second.beta;
+      alpha_ = it->second.alpha;
     }
     init_alpha_ = alpha_;
     init_beta_ = beta_;
@@ -267,7 +411,7 @@ class CacheAdapter : public Method {
     ctx.log(fmt::format("coder_fewshot: {} neighbour texts", rows.numel()));
   }
 
-  // CODER: row-normalised neighbour representation; Tip-Adapter: the unit image feature.
+  // CODER: row-normalized neighbour representation; Tip-Adapter: the unit image feature.
   at::Tensor represent(const at::Tensor& x) const {
     if (!coder_) return x;
     return l2_normalize(coder::neighbour_representation(x, bank_feats_, sel_));
@@ -277,7 +421,7 @@ class CacheAdapter : public Method {
     if (base_ == "none") return;
     if (base_ == "class_mean") {
       // Note [class-mean base logits]: the real CLIP data has no class prompt embeddings, so the
-      // zero-shot term 100 f W_txt is replaced by 100 f W_mean (normalised means of the shots).
+      // zero-shot term 100 f W_txt is replaced by 100 f W_mean (normalized means of the shots).
       at::Tensor counts;
       W_ = l2_normalize(class_means(xs, y, C_, &counts));
       return;
@@ -315,6 +459,18 @@ class CacheAdapter : public Method {
     return logits.scatter(1, y.unsqueeze(1), own_cos.unsqueeze(1));
   }
 
+  CacheAdapter(const CacheOptions& o, bool coder)
+      : coder_(coder),
+        name_(coder ? "coder_fewshot" : "tip_adapter"),
+        base_(o.base_logits),
+        search_(o.search),
+        search_split_(o.search_split),
+        no_split_(o.no_split),
+        test_max_(o.official_test_max),
+        alpha_(o.init_alpha),
+        beta_(o.init_beta),
+        grid_(o.grid) {}
+
   bool coder_;
   std::string name_, base_, search_, search_split_, no_split_, bank_;
   bool test_max_ = false;
@@ -326,95 +482,29 @@ class CacheAdapter : public Method {
   at::Tensor bank_feats_, keys_, values_, W_;
 };
 
-void add_adapter_params(ParamSchema& s, bool coder) {
-  s.add_string("base_logits", "text", {"text", "class_mean", "none"},
-               "zero-shot term: 100 x cos to class name texts (official), to normalised class means "
-               "of the shots (for data without class texts), or none")
-      .add_string("search", "val", {"val", "none"}, "grid-search alpha/beta on params.search_split")
-      .add_string("search_split", "val", {}, "split for the alpha/beta search")
-      .add_string("no_split", "error", {"error", "loo", "init"},
-                  "when search_split is missing: fail, leave-one-out on the shots, or keep init")
-      .add_bool("official_test_max", false,
-                "official reporting quirk: max of test accuracy at init and searched alpha/beta "
-                "(selects on test labels)")
-      .add_float("init_alpha", 1.0, 0.0, std::nullopt, "alpha without search (and for test max)")
-      .add_float("init_beta", coder ? 30.0 : 5.5, 0.0, std::nullopt, "beta without search")
-      .add_float("beta_max", coder ? 200.0 : 7.0, 0.2, std::nullopt, "first-round beta range end")
-      .add_float("alpha_max", coder ? 20.0 : 3.0, 0.2, std::nullopt, "first-round alpha range end")
-      .add_int("beta_steps", coder ? 500 : 200, 1, 100000, "beta grid steps per round")
-      .add_int("alpha_steps", coder ? 50 : 20, 1, 100000, "alpha grid steps per round")
-      .add_int("rounds", coder ? 3 : 1, 1, 10, "search rounds (each re-centres to [0.5, 1.5] x best)");
-  if (coder) {
-    add_selection_params(s);
-    s.add_string("types", "name,attribute,analogy", {}, "class text types in the bank (official: name,att,ana)")
-        .add_string("bank", "all", {"all", "typed", "free"},
-                    "neighbour texts: typed class texts, free-standing texts (class -1, e.g. a "
-                    "vocabulary bank), or both")
-        .add_string("preset", "", {"", "imagenet", "caltech101", "dtd", "eurosat", "fgvc_aircraft",
-                                    "food101", "oxford_pets", "oxford_flowers", "stanford_cars",
-                                    "sun397", "ucf101"},
-                    "official initial beta/alpha of that dataset (overrides init_*)");
-  }
-}
-
 }  // namespace
 
-void register_coder_zeroshot(MethodRegistry& reg) {
-  RegistryEntry<Method> e;
-  e.name = "coder_zeroshot";
-  e.help = "CODER zero-shot: mean of attribute/analogy similarities + max of name/synonym";
-  e.version = "1";
-  e.schema.add_string("types", "name,attribute,analogy,synonym", {}, "text types used (comma list)");
-  add_selection_params(e.schema);
-  e.tags = {task_tag(Task::kClassification), "training_free", "needs:texts", "needs:text_types"};
-  e.factory = [](const Params& p) { return std::make_unique<CoderZeroShot>(p, false); };
-  reg.add(std::move(e));
-}
-
-void register_coder_star(MethodRegistry& reg) {
-  RegistryEntry<Method> e;
-  e.name = "coder_star";
-  e.help = "CODER*: CODER zero-shot + one-vs-one re-ranking of the top classes when unsure";
-  e.version = "1";
-  e.schema.add_string("types", "name,attribute,analogy,synonym", {}, "text types used (comma list)");
-  add_selection_params(e.schema);
-  e.schema.add_float("theta", 0.1, 0.0, 1.0, "re-rank when softmax p1 - p2 < theta")
-      .add_string("theta_preset", "", {"", "imagenet", "imagenet_v2", "places365", "caltech101",
-                                       "dtd", "cub200", "eurosat", "food101", "oxford_pets"},
-                  "official per-dataset theta (overrides theta)")
-      .add_int("top", 5, 2, 1000, "classes re-ranked");
-  e.tags = {task_tag(Task::kClassification), "training_free", "needs:texts", "needs:text_types"};
-  e.factory = [](const Params& p) { return std::make_unique<CoderZeroShot>(p, true); };
-  reg.add(std::move(e));
-}
-
-void register_coder_fewshot(MethodRegistry& reg) {
-  RegistryEntry<Method> e;
-  e.name = "coder_fewshot";
-  e.help = "CODER-Adapter: training-free cache over text-neighbour representations";
-  e.version = "1";
-  add_adapter_params(e.schema, true);
-  e.tags = {task_tag(Task::kFewShotTextBank), task_tag(Task::kClassification), "training_free", "needs:texts"};
-  e.factory = [](const Params& p) { return std::make_unique<CacheAdapter>(p, true); };
-  reg.add(std::move(e));
-}
-
-void register_tip_adapter(MethodRegistry& reg) {
-  RegistryEntry<Method> e;
-  e.name = "tip_adapter";
-  e.help = "Tip-Adapter (training-free): zero-shot logits + alpha * exp(-beta (1 - f K^T)) V";
-  e.version = "1";
-  add_adapter_params(e.schema, false);
-  e.tags = {task_tag(Task::kClassification), "training_free"};
-  e.factory = [](const Params& p) { return std::make_unique<CacheAdapter>(p, false); };
-  reg.add(std::move(e));
-}
-
 void register_coder(MethodRegistry& reg) {
-  register_coder_zeroshot(reg);
-  register_coder_star(reg);
-  register_coder_fewshot(reg);
-  register_tip_adapter(reg);
+  reg.add(make_entry<Method, CoderZeroShot>(
+      {"coder_zeroshot",
+       "CODER zero-shot: mean of attribute/analogy similarities + max of name/synonym",
+       {task_tag(Task::kClassification), "training_free", "needs:texts", "needs:text_types"}},
+      coder_zeroshot_options()));
+  reg.add(make_entry<Method, CoderZeroShot>(
+      {"coder_star",
+       "CODER*: CODER zero-shot + one-vs-one re-ranking of the top classes when unsure",
+       {task_tag(Task::kClassification), "training_free", "needs:texts", "needs:text_types"}},
+      coder_star_options()));
+  reg.add(make_entry<Method, CacheAdapter>(
+      {"coder_fewshot", "CODER-Adapter: training-free cache over text-neighbour representations",
+       {task_tag(Task::kFewShotTextBank), task_tag(Task::kClassification), "training_free",
+        "needs:texts"}},
+      coder_fewshot_options()));
+  reg.add(make_entry<Method, CacheAdapter>(
+      {"tip_adapter",
+       "Tip-Adapter (training-free): zero-shot logits + alpha * exp(-beta (1 - f K^T)) V",
+       {task_tag(Task::kClassification), "training_free"}},
+      tip_adapter_options()));
 }
 
 }  // namespace vlb

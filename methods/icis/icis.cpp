@@ -1,60 +1,109 @@
-// ICIS: joint attribute/weight autoencoders whose cross-modal path a -> w injects unseen-class
-// classifier rows (spec methods-icis-near-coder.md §1.3-§1.5). The same trainer, with the
-// auxiliary terms switched off, is the single-MLP baseline (MSE or cosine) and Sub.Reg.
+// The ICIS methods (Christensen et al., "Image-free Classifier Injection for Zero-Shot
+// Classification", ICCV 2023): joint attribute/weight autoencoders whose cross-modal path a -> w
+// injects unseen-class classifier rows. The same trainer, with the auxiliary terms switched off,
+// is the single-MLP baseline (MSE or cosine) and Sub.Reg.; the training-free baselines the paper
+// compares with (ConSE, COSTA, VGSE-WAvg, VGSE-SMO) follow. The arithmetic lives in blocks.cpp.
 #include <torch/torch.h>
 
 #include <fmt/format.h>
 
-#include "vlb/methods/icis.h"
+#include <limits>
+
 #include "vlb/core/error.h"
+#include "vlb/core/options.h"
+#include "vlb/methods/icis.h"
+#include "vlb/methods/impl/minibatch.h"
+#include "vlb/methods/impl/ops.h"
 
 namespace vlb {
 namespace icis {
-
-at::Tensor row_loss(const at::Tensor& x, const at::Tensor& y, bool cosine) {
-  if (cosine)
-    return 1.0 - torch::nn::functional::cosine_similarity(
-                     x, y, torch::nn::functional::CosineSimilarityFuncOptions().dim(1).eps(1e-8));
-  return (x - y).pow(2).mean(1);
-}
-
-JointLosses joint_losses(const at::Tensor& a, const at::Tensor& w, const at::Tensor& mask,
-                         const at::Tensor& a_aa, const at::Tensor& a_wa, const at::Tensor& w_ww,
-                         const at::Tensor& w_aw, bool cosine) {
-  auto m = mask.to(a.scalar_type());
-  auto denom = m.sum().clamp_min(1.0);
-  JointLosses l;
-  l.aa = row_loss(a_aa, a, cosine).mean();
-  l.wa = (row_loss(a_wa, a, cosine) * m).sum() / denom;
-  l.ww = (row_loss(w_ww, w, cosine) * m).sum() / denom;
-  l.aw = (row_loss(w_aw, w, cosine) * m).sum() / denom;
-  return l;
-}
-
-at::Tensor seen_subspace_basis(const at::Tensor& omega_seen) {
-  // Note [Sub.Reg. projection]: the official code divides x Q by the column norms of Q, which
-  // are 1 for a reduced QR, so the projection is x Q Q^T.
-  return std::get<0>(torch::linalg_qr(omega_seen.t(), "reduced"));
-}
-
-at::Tensor off_subspace(const at::Tensor& x, const at::Tensor& q) {
-  return x - x.mm(q).mm(q.t());
-}
-
-bool SlopeEarlyStop::update(double epoch_loss) {
-  losses_.push_back(epoch_loss);
-  const int64_t epoch = static_cast<int64_t>(losses_.size()) - 1;
-  if (epoch <= 20) return false;
-  double last = 0, prev = 0;
-  const size_t n = losses_.size();
-  for (size_t i = n - 10; i < n; ++i) last += losses_[i];
-  for (size_t i = n - 20; i < n - 10; ++i) prev += losses_[i];
-  const double slope = -(last / 10 - prev / 10) / 10;
-  counter_ = slope < threshold_ ? counter_ + 1 : 0;
-  return counter_ == patience_;
-}
-
 namespace {
+
+// ---- the trained injectors: icis, mlp_injector, subreg ---------------------------------------
+
+// How the a -> [w|b] injector is trained; the member defaults are ICIS's.
+struct InjectorOptions {
+  std::string architecture = "joint";
+  std::string loss = "cosine";
+  bool include_unseen = true;
+  double w_aa = 1.0;
+  double w_wa = 1.0;
+  double w_ww = 1.0;
+  double w_aw = 1.0;
+  double subreg_weight = 0.0;
+  int64_t hidden = 2048;
+  double lr = 1e-5;
+  int64_t batch_size = 16;
+  int64_t epochs = 1000;
+  bool early_stopping = true;
+};
+
+// The single MLP a -> [w|b] regressed with MSE on the seen rows only, optionally with Sub.Reg.
+InjectorOptions single_mlp(double subreg_weight) {
+  InjectorOptions o;
+  o.architecture = "mlp";
+  o.loss = "mse";
+  o.include_unseen = false;
+  o.subreg_weight = subreg_weight;
+  return o;
+}
+
+const OptionTable<InjectorOptions>& injector_options() {
+  static const auto table = [] {
+    using O = InjectorOptions;
+    OptionTable<O> t;
+    t.add("architecture", &O::architecture,
+          "joint: attribute + weight autoencoders (ICIS); mlp: a single MLP a -> [w|b] "
+          "(only the cross-modal a->w term)")
+        .choices({"joint", "mlp"})
+        .add("loss", &O::loss, "per-row loss: 1 - cos, or mean squared error")
+        .choices({"cosine", "mse"})
+        .add("include_unseen", &O::include_unseen,
+             "add the unseen classes' descriptors to the attribute autoencoder (L_aa only)")
+        .add("w_aa", &O::w_aa, "weight of L_aa (attribute auto-reconstruction)").min(0.0)
+        .add("w_wa", &O::w_wa, "weight of L_wa (weight -> attribute); 0 = single-modal ablation")
+        .min(0.0)
+        .add("w_ww", &O::w_ww, "weight of L_ww (weight auto-reconstruction)").min(0.0)
+        .add("w_aw", &O::w_aw, "weight of L_aw (attribute -> weight, the injector)").min(0.0)
+        .add("subreg_weight", &O::subreg_weight,
+             "subspace-projection regulariser weight (Sub.Reg.; official 0.001)")
+        .min(0.0)
+        .add("hidden", &O::hidden, "hidden / latent size h").range(1, 65536)
+        .add("lr", &O::lr, "Adam learning rate").range(1e-9, 10.0)
+        .add("batch_size", &O::batch_size, "classes per mini-batch (16 CUB/SUN, 20 AWA2)")
+        .range(1, 1 << 20)
+        .add("epochs", &O::epochs, "maximum epochs").range(1, 1000000)
+        .add("early_stopping", &O::early_stopping,
+             "the official loss-slope early stop (patience 5)");
+    return t;
+  }();
+  return table;
+}
+
+// The three trained methods differ only in the injector defaults, which the table of each reads
+// from its struct's default member initialisers.
+struct IcisOptions {
+  InjectionOptions injection;
+  InjectorOptions injector;
+};
+struct MlpInjectorOptions {
+  InjectionOptions injection;
+  InjectorOptions injector = single_mlp(0.0);
+};
+struct SubregOptions {
+  InjectionOptions injection;
+  InjectorOptions injector = single_mlp(0.001);
+};
+
+template <class O>
+const OptionTable<O>& trained_options() {
+  static const auto table = [] {
+    OptionTable<O> t;
+    t.include(&O::injection, injection_options()).include(&O::injector, injector_options());
+    return t;
+  }();
+  return table;
+}
 
 torch::nn::Linear make_linear(int64_t in, int64_t out) {
   torch::nn::Linear l(in, out);
@@ -66,21 +115,11 @@ torch::nn::Linear make_linear(int64_t in, int64_t out) {
 
 class Injector final : public InjectionMethod {
  public:
-  Injector(const Params& p, std::string name)
-      : InjectionMethod(p, std::move(name)),
-        joint_(p.get_string("architecture") == "joint"),
-        cosine_(p.get_string("loss") == "cosine"),
-        include_unseen_(p.get_bool("include_unseen")),
-        w_aa_(p.get_float("w_aa")),
-        w_wa_(p.get_float("w_wa")),
-        w_ww_(p.get_float("w_ww")),
-        w_aw_(p.get_float("w_aw")),
-        w_subreg_(p.get_float("subreg_weight")),
-        hidden_(p.get_int("hidden")),
-        lr_(p.get_float("lr")),
-        batch_size_(p.get_int("batch_size")),
-        epochs_(p.get_int("epochs")),
-        early_stopping_(p.get_bool("early_stopping")) {}
+  Injector(const InjectionOptions& common, const InjectorOptions& o, std::string name)
+      : InjectionMethod(common, std::move(name)),
+        o_(o),
+        joint_(o.architecture == "joint"),
+        cosine_(o.loss == "cosine") {}
 
  protected:
   at::Tensor inject(const RunContext& ctx) override {
@@ -89,34 +128,32 @@ class Injector final : public InjectionMethod {
     // Rows: seen classes with their real weights, then (include_unseen) unseen classes with a
     // zero placeholder and mask 0, which only feed L_aa.
     auto a = a_seen_, w = omega_seen_, mask = torch::ones({S});
-    if (include_unseen_) {
+    if (o_.include_unseen) {
       a = torch::cat({a_seen_, a_unseen_});
       w = torch::cat({omega_seen_, torch::zeros({a_unseen_.size(0), d1})});
       mask = torch::cat({mask, torch::zeros({a_unseen_.size(0)})});
     }
     // Creation order E_a, D_a, E_w, D_w (as the official joint model) fixes the init stream.
-    auto enc_a = make_linear(da, hidden_);
-    auto dec_a = make_linear(hidden_, da);
-    auto enc_w = make_linear(d1, hidden_);
-    auto dec_w = make_linear(hidden_, d1);
+    auto enc_a = make_linear(da, o_.hidden);
+    auto dec_a = make_linear(o_.hidden, da);
+    auto enc_w = make_linear(d1, o_.hidden);
+    auto dec_w = make_linear(o_.hidden, d1);
     std::vector<at::Tensor> params;
     for (auto* m : {&enc_a, &dec_w}) for (auto& t : (*m)->parameters()) params.push_back(t);
     if (joint_)
       for (auto* m : {&dec_a, &enc_w}) for (auto& t : (*m)->parameters()) params.push_back(t);
-    torch::optim::Adam opt(params, torch::optim::AdamOptions(lr_).betas(std::make_tuple(0.9, 0.999)));
+    torch::optim::Adam opt(params, torch::optim::AdamOptions(o_.lr).betas(std::make_tuple(0.9, 0.999)));
     at::Tensor q;
-    if (w_subreg_ > 0) q = seen_subspace_basis(omega_seen_);
+    if (o_.subreg_weight > 0) q = seen_subspace_basis(omega_seen_);
 
     // Note [early-stop threshold]: literally 2*10e-4 (cosine) / 2*10e-7 (MSE) in the official code.
     SlopeEarlyStop stopper(cosine_ ? 2 * 10e-4 : 2 * 10e-7);
-    const int64_t n = a.size(0);
+    MiniBatches batches(a.size(0), MiniBatchOptions{o_.batch_size});
     int64_t epoch = 0;
-    for (; epoch < epochs_; ++epoch) {
-      auto perm = torch::randperm(n, torch::kLong);
+    for (; epoch < o_.epochs; ++epoch) {
       double sum = 0;
-      int64_t batches = 0;
-      for (int64_t start = 0; start < n; start += batch_size_) {
-        auto idx = perm.narrow(0, start, std::min(batch_size_, n - start));
+      int64_t count = 0;
+      for (const auto& idx : batches.epoch()) {
         auto ab = a.index_select(0, idx), wb = w.index_select(0, idx), mb = mask.index_select(0, idx);
         opt.zero_grad();
         auto z_a = torch::relu(enc_a->forward(ab));
@@ -126,26 +163,26 @@ class Injector final : public InjectionMethod {
           auto z_w = torch::relu(enc_w->forward(wb));
           auto l = joint_losses(ab, wb, mb, dec_a->forward(z_a), dec_a->forward(z_w),
                                 dec_w->forward(z_w), w_aw, cosine_);
-          loss = w_aa_ * l.aa + w_wa_ * l.wa + w_ww_ * l.ww + w_aw_ * l.aw;
+          loss = o_.w_aa * l.aa + o_.w_wa * l.wa + o_.w_ww * l.ww + o_.w_aw * l.aw;
           // Joint Sub.Reg.: Frobenius norm over the batch (joint_latent.py).
-          if (w_subreg_ > 0) loss = loss + w_subreg_ * off_subspace(w_aw, q).norm();
+          if (o_.subreg_weight > 0) loss = loss + o_.subreg_weight * off_subspace(w_aw, q).norm();
         } else {
           auto m = mb.to(torch::kFloat);
-          loss = w_aw_ * (row_loss(w_aw, wb, cosine_) * m).sum() / m.sum().clamp_min(1.0);
+          loss = o_.w_aw * (row_loss(w_aw, wb, cosine_) * m).sum() / m.sum().clamp_min(1.0);
           // Single-MLP Sub.Reg.: mean over rows of the per-row L2 norm.
-          if (w_subreg_ > 0)
-            loss = loss + w_subreg_ * off_subspace(w_aw, q).norm(2, {1}).mean();
+          if (o_.subreg_weight > 0)
+            loss = loss + o_.subreg_weight * off_subspace(w_aw, q).norm(2, {1}).mean();
         }
         loss.backward();
         opt.step();
         sum += loss.item<double>();
-        ++batches;
+        ++count;
       }
-      if (early_stopping_ && stopper.update(sum / batches)) {
+      if (o_.early_stopping && stopper.update(sum / count)) {
         ++epoch;
         break;
-      } else if (!early_stopping_) {
-        stopper.update(sum / batches);
+      } else if (!o_.early_stopping) {
+        stopper.update(sum / count);
       }
     }
     epochs_run_ = epoch;
@@ -162,90 +199,232 @@ class Injector final : public InjectionMethod {
   }
 
  private:
-  bool joint_, cosine_, include_unseen_;
-  double w_aa_, w_wa_, w_ww_, w_aw_, w_subreg_;
-  int64_t hidden_;
-  double lr_;
-  int64_t batch_size_, epochs_;
-  bool early_stopping_;
+  InjectorOptions o_;
+  bool joint_, cosine_;
   int64_t epochs_run_ = 0;
   double final_loss_ = 0;
 };
 
-struct InjectorDefaults {
-  std::string architecture = "joint", loss = "cosine";
-  bool include_unseen = true;
-  double subreg = 0.0;
+// One Injector class serves three entries, so the entry hands it its name.
+template <class O>
+RegistryEntry<Method> injector_entry(EntryInfo info) {
+  return make_entry<Method, O>(info, trained_options<O>(),
+                               [name = info.name](const O& o) -> std::unique_ptr<Method> {
+                                 return std::make_unique<Injector>(o.injection, o.injector, name);
+                               });
+}
+
+// ---- the training-free baselines: conse, costa, vgse_wavg, vgse_smo ----------------------------
+
+struct CostaOptions {
+  InjectionOptions injection;
 };
 
-RegistryEntry<Method> injector_entry(const std::string& name, const std::string& help,
-                                     const InjectorDefaults& d) {
-  RegistryEntry<Method> e;
-  e.name = name;
-  e.help = help;
-  e.version = "1";
-  add_common_params(e.schema);
-  e.schema
-      .add_string("architecture", d.architecture, {"joint", "mlp"},
-                  "joint: attribute + weight autoencoders (ICIS); mlp: a single MLP a -> [w|b] "
-                  "(only the cross-modal a->w term)")
-      .add_string("loss", d.loss, {"cosine", "mse"}, "per-row loss: 1 - cos, or mean squared error")
-      .add_bool("include_unseen", d.include_unseen,
-                "add the unseen classes' descriptors to the attribute autoencoder (L_aa only)")
-      .add_float("w_aa", 1.0, 0.0, std::nullopt, "weight of L_aa (attribute auto-reconstruction)")
-      .add_float("w_wa", 1.0, 0.0, std::nullopt, "weight of L_wa (weight -> attribute); 0 = single-modal ablation")
-      .add_float("w_ww", 1.0, 0.0, std::nullopt, "weight of L_ww (weight auto-reconstruction)")
-      .add_float("w_aw", 1.0, 0.0, std::nullopt, "weight of L_aw (attribute -> weight, the injector)")
-      .add_float("subreg_weight", d.subreg, 0.0, std::nullopt,
-                 "subspace-projection regulariser weight (Sub.Reg.; official 0.001)")
-      .add_int("hidden", 2048, 1, 65536, "hidden / latent size h")
-      .add_float("lr", 1e-5, 1e-9, 10.0, "Adam learning rate")
-      .add_int("batch_size", 16, 1, 1 << 20, "classes per mini-batch (16 CUB/SUN, 20 AWA2)")
-      .add_int("epochs", 1000, 1, 1000000, "maximum epochs")
-      .add_bool("early_stopping", true, "the official loss-slope early stop (patience 5)");
-  e.tags = {task_tag(Task::kGzsl), "trains"};
-  e.factory = [name](const Params& p) -> std::unique_ptr<Method> {
-    return std::make_unique<Injector>(p, name);
-  };
-  return e;
+const OptionTable<CostaOptions>& costa_options() {
+  static const auto table = [] {
+    OptionTable<CostaOptions> t;
+    t.include(&CostaOptions::injection, injection_options());
+    return t;
+  }();
+  return table;
 }
+
+struct ConseOptions {
+  InjectionOptions injection;
+  int64_t top_t = 0;
+};
+
+const OptionTable<ConseOptions>& conse_options() {
+  static const auto table = [] {
+    OptionTable<ConseOptions> t;
+    // Note [ConSE top_t]: the ICIS repo weights all seen classes (top_t 0, the default);
+    // the original ConSE keeps the T most probable ones (T = 10 there). With a flat
+    // base-classifier softmax (L2-normalized CLIP features) the all-class mean is nearly
+    // the same for every image and ConSE falls to chance; docs/icis.md.
+    t.include(&ConseOptions::injection, injection_options())
+        .add("top_t", &ConseOptions::top_t,
+             "0: weight every seen class (ICIS repo). T > 0: keep the T most probable seen "
+             "classes, renormalised (original ConSE)")
+        .range(0, 1 << 20);
+    return t;
+  }();
+  return table;
+}
+
+struct VgseWavgOptions {
+  InjectionOptions injection;
+  double eta = 5.0;
+  bool norm_scale = true;
+};
+
+const OptionTable<VgseWavgOptions>& vgse_wavg_options() {
+  static const auto table = [] {
+    using O = VgseWavgOptions;
+    OptionTable<O> t;
+    t.include(&O::injection, injection_options())
+        .add("eta", &O::eta, "distance temperature").min(0.0)
+        .add("norm_scale", &O::norm_scale, "rescale injected rows to 1/(10 * mean row norm)");
+    return t;
+  }();
+  return table;
+}
+
+struct VgseSmoOptions {
+  InjectionOptions injection;
+  double smo_lr = 1000.0;
+  int64_t smo_max_iter = 5000;
+  bool norm_scale = true;
+};
+
+const OptionTable<VgseSmoOptions>& vgse_smo_options() {
+  static const auto table = [] {
+    using O = VgseSmoOptions;
+    OptionTable<O> t;
+    t.include(&O::injection, injection_options())
+        .add("smo_lr", &O::smo_lr, "SGD learning rate").range(1e-6, 1e9)
+        .add("smo_max_iter", &O::smo_max_iter, "SGD step cap").range(1, 10000000)
+        .add("norm_scale", &O::norm_scale, "rescale injected rows to 1/(10 * mean row norm)");
+    return t;
+  }();
+  return table;
+}
+
+class Costa final : public InjectionMethod {
+ public:
+  explicit Costa(const CostaOptions& o) : InjectionMethod(o.injection, "costa") {}
+
+ protected:
+  at::Tensor inject(const RunContext&) override {
+    return costa_weights(a_unseen_, a_seen_, omega_seen_);
+  }
+};
+
+class VgseWavg final : public InjectionMethod {
+ public:
+  explicit VgseWavg(const VgseWavgOptions& o)
+      : InjectionMethod(o.injection, "vgse_wavg"), eta_(o.eta), norm_scale_(o.norm_scale) {}
+
+ protected:
+  at::Tensor inject(const RunContext&) override {
+    // Note [VGSE neighbours]: all seen classes are averaged; the official --vgse_nbs is unused.
+    auto w = wavg_weights(a_unseen_, a_seen_, omega_seen_, eta_);
+    return norm_scale_ ? norm_scale_heuristic(w) : w;
+  }
+
+ private:
+  double eta_;
+  bool norm_scale_;
+};
+
+class VgseSmo final : public InjectionMethod {
+ public:
+  explicit VgseSmo(const VgseSmoOptions& o)
+      : InjectionMethod(o.injection, "vgse_smo"),
+        lr_(o.smo_lr),
+        max_iter_(o.smo_max_iter),
+        norm_scale_(o.norm_scale) {}
+
+ protected:
+  at::Tensor inject(const RunContext& ctx) override {
+    // Per unseen class u, r in R^S minimises MSE(softmax(r) A_s, a_u) by plain SGD; rows are
+    // independent, so all classes step together with an explicit gradient:
+    // dL/dp = (2/d) A_s e, dL/dr = p * (g - <p, g>).
+    const int64_t U = a_unseen_.size(0), S = a_seen_.size(0), d = a_seen_.size(1);
+    // Note [VGSE-SMO init]: N(0, 2/S) read as variance 2/S (std sqrt(2/S)) [UNVERIFIED].
+    auto r = torch::randn({U, S}, torch::kDouble) * std::sqrt(2.0 / S);
+    auto as = a_seen_.to(torch::kDouble), au = a_unseen_.to(torch::kDouble);
+    auto active = torch::ones({U, 1}, torch::kDouble);
+    std::vector<double> best(U, std::numeric_limits<double>::infinity());
+    std::vector<int> counter(U, 0);
+    int64_t it = 0;
+    for (; it < max_iter_; ++it) {
+      auto p = torch::softmax(r, 1);
+      auto e = p.mm(as) - au;                         // [U, d]
+      auto loss = e.pow(2).mean(1);                   // [U]
+      auto g = (2.0 / d) * e.mm(as.t());              // [U, S]
+      auto grad = p * (g - (p * g).sum(1, true));
+      r = r - lr_ * active * grad;
+      // Note [VGSE-SMO stop]: a class stops once its loss failed to improve by 1e-7 more than
+      // 10 times in a row (the official counter); capped at smo_max_iter.
+      auto lp = loss.contiguous();
+      const double* l = lp.data_ptr<double>();
+      bool any = false;
+      for (int64_t u = 0; u < U; ++u) {
+        if (active[u][0].item<double>() == 0) continue;
+        if (best[u] - l[u] < 1e-7) ++counter[u]; else counter[u] = 0;
+        best[u] = std::min(best[u], l[u]);
+        if (counter[u] > 10) active[u][0] = 0.0; else any = true;
+      }
+      if (!any) break;
+    }
+    ctx.log(fmt::format("vgse_smo: {} SGD steps", it));
+    auto w = torch::softmax(r, 1).to(torch::kFloat).mm(omega_seen_);
+    return norm_scale_ ? norm_scale_heuristic(w) : w;
+  }
+
+ private:
+  double lr_;
+  int64_t max_iter_;
+  bool norm_scale_;
+};
+
+class Conse final : public InjectionMethod {
+ public:
+  explicit Conse(const ConseOptions& o) : InjectionMethod(o.injection, "conse"), top_t_(o.top_t) {}
+
+  Prediction predict(const DataView& eval, const RunContext&) override {
+    torch::NoGradGuard ng;
+    const int64_t d1 = omega_seen_.size(1);
+    auto logits = torch::addmm(omega_seen_.select(1, d1 - 1), eval.features(),
+                               omega_seen_.narrow(1, 0, d1 - 1).t());
+    auto scores = conse_scores(logits, a_seen_, a_all_, top_t_);
+    auto member = torch::zeros({num_classes_}, torch::kBool);
+    member.index_fill_(0, seen_, true).index_fill_(0, unseen_, true);
+    scores.masked_fill_(member.logical_not().unsqueeze(0), -std::numeric_limits<float>::infinity());
+    return {scores, {}};
+  }
+
+ protected:
+  // ConSE injects no weights: it scores by descriptor similarity (predict above).
+  at::Tensor inject(const RunContext&) override {
+    return torch::zeros({a_unseen_.size(0), omega_seen_.size(1)});
+  }
+
+ private:
+  int64_t top_t_;
+};
 
 }  // namespace
 }  // namespace icis
 
-void register_icis_trained(MethodRegistry& reg) {
-  reg.add(icis::injector_entry(
-      "icis", "ICIS: joint autoencoders inject unseen-class classifier rows from descriptors",
-      {}));
-}
-
-void register_mlp_injector(MethodRegistry& reg) {
-  icis::InjectorDefaults d;
-  d.architecture = "mlp";
-  d.loss = "mse";
-  d.include_unseen = false;
-  reg.add(icis::injector_entry(
-      "mlp_injector", "single MLP a -> [w|b] regressed on the seen classifier (MSE or cosine)", d));
-}
-
-void register_subreg(MethodRegistry& reg) {
-  icis::InjectorDefaults d;
-  d.architecture = "mlp";
-  d.loss = "mse";
-  d.include_unseen = false;
-  d.subreg = 0.001;
-  reg.add(icis::injector_entry(
-      "subreg", "single MLP + subspace-projection regulariser (Sub.Reg., Akyurek et al.)", d));
-}
-
-// The training-free injection baselines live in baselines.cpp.
-void register_icis_baselines(MethodRegistry& reg);
-
 void register_icis(MethodRegistry& reg) {
-  register_icis_trained(reg);
-  register_mlp_injector(reg);
-  register_subreg(reg);
-  register_icis_baselines(reg);
+  using namespace icis;
+  const std::vector<std::string> tags = {task_tag(Task::kGzsl), "trains"};
+  reg.add(injector_entry<IcisOptions>(
+      {"icis", "ICIS: joint autoencoders inject unseen-class classifier rows from descriptors",
+       tags}));
+  reg.add(injector_entry<MlpInjectorOptions>(
+      {"mlp_injector",
+       "single MLP a -> [w|b] regressed on the seen classifier (MSE or cosine)", tags}));
+  reg.add(injector_entry<SubregOptions>(
+      {"subreg", "single MLP + subspace-projection regulariser (Sub.Reg., Akyurek et al.)",
+       tags}));
+  reg.add(make_entry<Method, Conse>(
+      {"conse", "ConSE: softmax-weighted seen descriptors, cosine to every class descriptor",
+       tags},
+      conse_options()));
+  reg.add(make_entry<Method, Costa>(
+      {"costa", "COSTA: unseen weights = descriptor-similarity-weighted seen classifier rows",
+       tags},
+      costa_options()));
+  reg.add(make_entry<Method, VgseWavg>(
+      {"vgse_wavg", "VGSE-WAvg: exp(-eta * descriptor distance) weighted seen classifier rows",
+       tags},
+      vgse_wavg_options()));
+  reg.add(make_entry<Method, VgseSmo>(
+      {"vgse_smo",
+       "VGSE-SMO: per unseen class, softmax mixture of seen descriptors fitted by SGD", tags},
+      vgse_smo_options()));
 }
 
 }  // namespace vlb

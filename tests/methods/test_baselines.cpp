@@ -2,6 +2,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
 #include "vlb/core/error.h"
 #include "vlb/datasets/fewshot.h"
 #include "vlb/datasets/synth.h"
@@ -72,13 +77,13 @@ TEST(Ops, ClassMeansAndCounts) {
   EXPECT_TRUE(torch::equal(counts, torch::tensor({2.0f, 0.0f, 1.0f, 0.0f})));
 }
 
-TEST(ZeroShot, AveragesNormalisedPromptsPerClass) {
+TEST(ZeroShot, AveragesNormalizedPromptsPerClass) {
   Dataset ds = toy();
   auto m = make("zeroshot");
   RunContext ctx;
   m->fit(make_view(ds, "train"), ctx);
   auto scores = m->predict(make_view(ds, "test"), ctx).scores;
-  // Independent computation: class a's prompts normalise to (1,0) and (.707,.707).
+  // Independent computation: class a's prompts normalize to (1,0) and (.707,.707).
   auto prompts = ds.texts.features / ds.texts.features.norm(2, 1, true);
   auto cls = (prompts.view({3, 2, 2}).mean(1));
   cls = cls / cls.norm(2, 1, true);
@@ -106,7 +111,7 @@ TEST(ZeroShot, UnknownDescriptorKindIsAnError) {
   EXPECT_THROW(m->fit(make_view(ds, "train"), RunContext{}), ConfigError);
 }
 
-TEST(NearestClassMean, MatchesCosineToNormalisedMeans) {
+TEST(NearestClassMean, MatchesCosineToNormalizedMeans) {
   Dataset ds = toy();
   auto m = make("ncm");
   m->fit(make_view(ds, "train"), RunContext{});
@@ -152,6 +157,46 @@ TEST(LinearProbe, LbfgsReachesAStationaryPointOfTheRegularisedObjective) {
   EXPECT_LT(W.grad().abs().max().item<double>(), 1e-3);
   EXPECT_LT(b.grad().abs().max().item<double>(), 1e-3);
   EXPECT_TRUE(torch::equal(logits.argmax(1), y));
+}
+
+// LBFGS::step returns the objective of its first closure call, ln C at the zero start; the
+// logged final objective must be the one at the weights fit() leaves.
+TEST(LinearProbe, LogsTheFinalObjectiveAndTheIterationCount) {
+  torch::manual_seed(11);
+  const int64_t n = 90, d = 4;
+  Dataset ds;
+  ds.name = "lp";
+  ds.class_names = {"a", "b", "c"};
+  ds.features = torch::randn({n, d});
+  ds.label = (ds.features.mm(torch::randn({d, 3})) + 0.5 * torch::randn({n, 3})).argmax(1);
+  ds.splits["train"] = torch::arange(n, torch::kLong);
+  const double l2 = 0.01;
+  auto m = make("linear_probe", {{"l2", l2}});
+  std::vector<std::string> lines;
+  RunContext ctx;
+  ctx.log = [&](const std::string& line) { lines.push_back(line); };
+  m->fit(make_view(ds, "train"), ctx);
+  double logged = -1;
+  long long iterations = -1;
+  for (const auto& line : lines)
+    if (std::sscanf(line.c_str(), "linear_probe: final objective %lf after %lld L-BFGS iterations",
+                    &logged, &iterations) == 2)
+      break;
+  ASSERT_GE(iterations, 0) << "no final-objective line in the log";
+  RecordProperty("final_objective", std::to_string(logged));
+  RecordProperty("iterations", std::to_string(iterations));
+  EXPECT_GT(iterations, 1);
+  EXPECT_LT(logged, std::log(3.0) - 0.1);
+  // Recompute the objective at the returned weights: W and b from the train logits by least
+  // squares (in double, exact up to the logits' rounding), the cross-entropy on the logits.
+  auto logits = m->predict(make_view(ds, "train"), ctx).scores;
+  auto x = ds.features / ds.features.norm(2, 1, true);
+  auto X1 = torch::cat({x, torch::ones({n, 1})}, 1).to(torch::kDouble);
+  auto sol = std::get<0>(torch::linalg_lstsq(X1, logits.to(torch::kDouble)));
+  auto W = sol.slice(0, 0, d);
+  double objective = torch::nn::functional::cross_entropy(logits, ds.label).item<double>() +
+                     0.5 * l2 * W.pow(2).sum().item<double>();
+  EXPECT_NEAR(logged, objective, 1e-5);
 }
 
 TEST(LinearProbe, LbfgsIsDeterministicAndAdamIsSeeded) {

@@ -15,8 +15,8 @@
 namespace vlb {
 namespace coder {
 
-/// How the similarities an image keeps are weighted (the K option; the official code
-/// keeps all texts with uniform weight).
+/// How the similarities an image keeps are weighted (a vlbench extension: the official code,
+/// YCaigogogo/CVPR24-CODER, keeps all texts with uniform weight).
 enum class Weighting { kUniform, kSoftmax, kRankDecay };
 Weighting parse_weighting(const std::string& name);  // "uniform" | "softmax" | "rank_decay"
 
@@ -37,8 +37,9 @@ at::Tensor neighbour_representation(const at::Tensor& x, const at::Tensor& texts
 /// The CODER zero-shot score (classify_zero_shot.py): for class c, with A_c its attribute/analogy
 /// columns and N_c its name/synonym columns of `rep` [n, M],
 ///   score[:, c] = 100 * (sum_{j in A_c} rep[:, j] + max_{j in N_c} rep[:, j]) / (|A_c| + 1).
-/// A class with no name/synonym text uses 0 for the max term (Note in coder.cpp); a class with
-/// no text at all scores -inf. `cls` [M] int64 class of each column, `type` [M] int8 TextType.
+/// A class with no name/synonym text uses 0 for the max term (Note [class without a name text]);
+/// a class with no text at all scores -inf. `cls` [M] int64 class of each column, `type` [M] int8
+/// TextType.
 at::Tensor zeroshot_scores(const at::Tensor& rep, const at::Tensor& cls, const at::Tensor& type,
                            int64_t num_classes);
 
@@ -87,10 +88,4 @@ SearchResult search_alpha_beta(const at::Tensor& base_logits, const at::Tensor& 
                                const SearchGrid& grid);
 
 }  // namespace coder
-
-void register_coder_zeroshot(MethodRegistry& reg);
-void register_coder_star(MethodRegistry& reg);
-void register_coder_fewshot(MethodRegistry& reg);
-void register_tip_adapter(MethodRegistry& reg);
-
 }  // namespace vlb

@@ -13,12 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "vlb/core/params.h"
+#include "vlb/core/options.h"
 #include "vlb/methods/method.h"
 
 namespace vlb {
-
-
 namespace icis {
 
 /// Per-row loss: 1 - cos(x_i, y_i) (eps 1e-8, as torch) or mean_d (x_id - y_id)^2. Returns [n].
@@ -27,7 +25,8 @@ at::Tensor row_loss(const at::Tensor& x, const at::Tensor& y, bool cosine);
 struct JointLosses {
   at::Tensor aa, wa, ww, aw;  // scalars
 };
-/// The four ICIS terms for one batch (spec §1.4): L_aa averaged over all B rows; L_wa, L_ww,
+/// The four reconstruction losses of ICIS for one batch (attribute -> attribute, weight ->
+/// attribute, weight -> weight, attribute -> weight): L_aa averaged over all B rows; L_wa, L_ww,
 /// L_aw over the rows with a real target weight (mask), divided by max(sum(mask), 1).
 JointLosses joint_losses(const at::Tensor& a, const at::Tensor& w, const at::Tensor& mask,
                          const at::Tensor& a_aa, const at::Tensor& a_wa, const at::Tensor& w_ww,
@@ -55,28 +54,28 @@ class SlopeEarlyStop {
   std::vector<double> losses_;
 };
 
-// Training-free injection rules (spec §1.8); a: descriptors, omega_seen [S, D+1].
-/// COSTA: w_u = sum_s (a_u . a_s) Omega_s / (sum_s a_u . a_s + 1e-4).
+// The training-free injection rules the ICIS paper compares with; a: descriptors, omega_seen
+// [S, D+1].
+/// COSTA (Mensink et al., CVPR 2014): w_u = sum_s (a_u . a_s) Omega_s / (sum_s a_u . a_s + 1e-4).
 at::Tensor costa_weights(const at::Tensor& a_unseen, const at::Tensor& a_seen,
                          const at::Tensor& omega_seen);
-/// VGSE-WAvg: w_u = sum_s exp(-eta ||a_u - a_s||) Omega_s.
+/// VGSE-WAvg (Xu et al., CVPR 2022): w_u = sum_s exp(-eta ||a_u - a_s||) Omega_s.
 at::Tensor wavg_weights(const at::Tensor& a_unseen, const at::Tensor& a_seen,
                         const at::Tensor& omega_seen, double eta);
 /// The norm-scale heuristic: W / (10 * mean row norm of W).
 at::Tensor norm_scale_heuristic(const at::Tensor& w);
-/// ConSE: e(x) = sum_s p_s a_s with p = softmax(logits), restricted to the top_t most probable
-/// seen classes and renormalised when top_t > 0; scores [n, C] = cos(e(x), a_c).
+/// ConSE (Norouzi et al., ICLR 2014): e(x) = sum_s p_s a_s with p = softmax(logits), restricted to
+/// the top_t most probable seen classes and renormalized when top_t > 0; scores [n, C] =
+/// cos(e(x), a_c).
 at::Tensor conse_scores(const at::Tensor& seen_logits, const at::Tensor& a_seen,
                         const at::Tensor& a_all, int64_t top_t = 0);
 
 // ---- Shared scaffolding of the injection methods (methods/icis/blocks.cpp) ----
-/// The parameters every injection method shares (descriptor kind, class splits, base classifier).
-void add_common_params(ParamSchema& s);
 
-/// Trains the seen-class linear classifier (spec §1.2): nn.Linear init N(0, 0.02) / zero bias,
-/// softmax cross-entropy, Adam (lr, betas 0.9/0.999), seeded mini-batches, every row kept.
-/// Returns Omega_s = [W_s | b_s], [S, D+1]. `select_rows`/`select_label` (optional): keep the
-/// epoch with the best per-class accuracy on those rows (the official test-seen selection).
+/// Trains the seen-class linear classifier as the official ICIS code does: nn.Linear init
+/// N(0, 0.02) / zero bias, softmax cross-entropy, Adam (lr, betas 0.9/0.999), seeded mini-batches,
+/// every row kept. Returns Omega_s = [W_s | b_s], [S, D+1]. `select_x`/`select_y` (optional): keep
+/// the epoch with the best per-class accuracy on those rows (the official test-seen selection).
 struct BaseClassifierOptions {
   double lr = 1e-4;
   int64_t epochs = 100;
@@ -86,9 +85,23 @@ at::Tensor train_base_classifier(const at::Tensor& x, const at::Tensor& y_local,
                                  const BaseClassifierOptions& o, const at::Tensor& select_x,
                                  const at::Tensor& select_y, int64_t* selected_epoch);
 
+/// The options every injection method shares: descriptor kind, class splits, base classifier,
+/// injected row length.
+struct InjectionOptions {
+  std::string descriptor = "att";
+  std::string descriptor_norm = "l2";
+  std::string seen_split = "seen";
+  std::string unseen_split = "unseen";
+  BaseClassifierOptions base;
+  std::string inject_norm = "none";
+  std::string base_select_split;  // empty: the last base-classifier epoch
+};
+/// Their table, included first by the table of every injection method.
+const OptionTable<InjectionOptions>& injection_options();
+
 class InjectionMethod : public Method {
  public:
-  explicit InjectionMethod(const Params& p, std::string name);
+  InjectionMethod(const InjectionOptions& o, std::string name);
   void fit(const DataView& train, const RunContext& ctx) final;
   Prediction predict(const DataView& eval, const RunContext& ctx) override;
 
@@ -107,9 +120,7 @@ class InjectionMethod : public Method {
   double inject_norm_ratio_ = 0.0;  // mean ||w|| injected / seen, before any inject_norm rescale
 
  private:
-  std::string descriptor_, seen_split_, unseen_split_, descriptor_norm_, base_select_split_,
-      inject_norm_;
-  BaseClassifierOptions base_;
+  InjectionOptions o_;
 };
 
 }  // namespace icis
