@@ -40,7 +40,7 @@ void add_npy(CLI::App* convert, std::vector<Command>& subs) {
   sub->add_option("--text-strings", st->text_strings, "optional text file: one string per text row");
   sub->add_option("--text-types", st->text_types, "optional [T] .npy: text type code per text (-1 other, 0 name, 1 attribute, 2 analogy, 3 synonym, 4 pair)");
   sub->add_option("--text-partners", st->text_partners, "optional [T] .npy: partner class of pair texts, else -1");
-  sub->add_option("--text-bank", st->text_banks, "FEATURES.npy[:NAMES.txt] generic text bank appended as free-standing, L2-normalised texts (repeatable)");
+  sub->add_option("--text-bank", st->text_banks, "FEATURES.npy[:NAMES.txt] generic text bank appended as free-standing, L2-normalized texts (repeatable)");
   sub->add_option("--out", st->out, "output .h5 file")->required();
   sub->add_option("--name", st->name, "dataset name (default: the folder or output name)");
   sub->add_option("--feature-model", st->model, "feature extractor, e.g. openai/ViT-B-32");

@@ -88,7 +88,7 @@ const OptionTable<NcmOptions>& ncm_options() {
   static const auto table = [] {
     OptionTable<NcmOptions> t;
     t.add("normalize", &NcmOptions::normalize,
-          "L2-normalise features and class means (cosine); false = dot product");
+          "L2-normalize features and class means (cosine); false = dot product");
     return t;
   }();
   return table;
@@ -152,7 +152,7 @@ const OptionTable<LinearProbeOptions>& linear_probe_options() {
         .add("epochs", &O::epochs, "Adam epochs").range(1, 100000)
         .add("lr", &O::lr, "Adam learning rate").range(1e-8, 10.0)
         .add("batch_size", &O::batch_size, "Adam mini-batch size").range(1, 1 << 20)
-        .add("normalize", &O::normalize, "L2-normalise features first");
+        .add("normalize", &O::normalize, "L2-normalize features first");
     return t;
   }();
   return table;
@@ -248,7 +248,7 @@ void register_baselines(MethodRegistry& reg) {
        {task_tag(Task::kClassification), task_tag(Task::kGzsl), "training_free", "needs:texts"}},
       zeroshot_options()));
   reg.add(make_entry<Method, NearestClassMean>(
-      {"ncm", "Nearest class mean: cosine to normalised class means of the training features",
+      {"ncm", "Nearest class mean: cosine to normalized class means of the training features",
        {task_tag(Task::kClassification), "training_free"}},
       ncm_options()));
   reg.add(make_entry<Method, LinearProbe>(

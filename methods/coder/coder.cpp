@@ -219,7 +219,7 @@ const OptionTable<CacheOptions>& cache_options() {
     using G = coder::SearchGrid;
     OptionTable<O> t;
     t.add("base_logits", &O::base_logits,
-          "zero-shot term: 100 x cos to class name texts (official), to normalised class means "
+          "zero-shot term: 100 x cos to class name texts (official), to normalized class means "
           "of the shots (for data without class texts), or none")
         .choices({"text", "class_mean", "none"})
         .add("search", &O::search, "grid-search alpha/beta on params.search_split")

@@ -95,8 +95,8 @@ const OptionTable<InjectionOptions>& injection_options() {
     OptionTable<O> t;
     t.add("descriptor", &O::descriptor, "class descriptor kind (/classes/descriptors/<kind>)")
         .add("descriptor_norm", &O::descriptor_norm,
-             "l2: L2-normalise each class descriptor row (official: att columns are unit "
-             "norm as stored, wiki2vec/ConceptNet rows are normalised at load)")
+             "l2: L2-normalize each class descriptor row (official: att columns are unit "
+             "norm as stored, wiki2vec/ConceptNet rows are normalized at load)")
         .choices({"l2", "none"})
         .add("seen_split", &O::seen_split, "/class_splits entry of the seen classes")
         .add("unseen_split", &O::unseen_split, "/class_splits entry of the unseen classes")

@@ -244,7 +244,7 @@ const OptionTable<ConseOptions>& conse_options() {
     t.include(&ConseOptions::injection, injection_options())
         .add("top_t", &ConseOptions::top_t,
              "0: weight every seen class (ICIS repo). T > 0: keep the T most probable seen "
-             "classes, renormalised (original ConSE)")
+             "classes, renormalized (original ConSE)")
         .range(0, 1 << 20);
     return t;
   }();

@@ -30,7 +30,7 @@ const OptionTable<VocabOptions>& vocab_table() {
   static const OptionTable<VocabOptions> table = [] {
     OptionTable<VocabOptions> t;
     t.add("canonical", &VocabOptions::canonical,
-          "label canonicalisation: none, case (lower-case, collapse whitespace), full (also "
+          "label canonicalization: none, case (lower-case, collapse whitespace), full (also "
           "punctuation, '_' and '-' -> space)")
         .choices({"none", "case", "full"})
         .add("label_source", &VocabOptions::label_source,

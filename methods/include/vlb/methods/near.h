@@ -53,7 +53,7 @@ struct Vocabulary {
 };
 
 /// The MLLM label of every row of `train` (the first /texts row with image = that row and, when
-/// `source` >= 0, /texts/source = source), canonicalised with `canon`. Throws DataError naming
+/// `source` >= 0, /texts/source = source), canonicalized with `canon`. Throws DataError naming
 /// the first unlabeled image.
 Vocabulary build_vocabulary(const DataView& train, const std::string& canon, int64_t source);
 

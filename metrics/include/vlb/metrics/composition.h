@@ -3,7 +3,7 @@
 //
 // All of them read image-text similarities of a kImageText Prediction, in one of two forms:
 //  - aux["image_emb"] [n, E] (one row per evaluated image, in Targets::rows order) and
-//    aux["text_emb"] [T, E] (every dataset text): similarity = dot product (methods L2-normalise,
+//    aux["text_emb"] [T, E] (every dataset text): similarity = dot product (methods L2-normalize,
 //    so it is the cosine). Preferred when present: nothing of size n x T is ever needed;
 //  - otherwise scores [n, T].
 // Group benchmarks read Dataset::groups (SCHEMA.md "Groups"); items whose images are not all among

@@ -20,7 +20,7 @@ namespace vlb {
 /// cACC: one-to-one Hungarian matching of predicted clusters to true classes on the count matrix
 /// W[p, t] = #{i: pred_i = p, y_i = t}; matched counts / n. Ids may be any int64 (compacted first).
 double clustering_accuracy(const std::vector<int64_t>& pred, const std::vector<int64_t>& truth);
-/// Normalised mutual information, arithmetic-mean normalisation (sklearn's default); natural log.
+/// Normalized mutual information, arithmetic-mean normalization (sklearn's default); natural log.
 double normalized_mutual_info(const std::vector<int64_t>& pred, const std::vector<int64_t>& truth);
 /// Adjusted Rand index (Hubert & Arabie).
 double adjusted_rand_index(const std::vector<int64_t>& pred, const std::vector<int64_t>& truth);

@@ -30,7 +30,7 @@ struct NeighbourOptions {
 
 /// For each row of `queries` [n, D], the k bank rows ([M, D]) with the largest inner product,
 /// descending; equal scores ordered by ascending bank index. k is clamped to M. Inputs are used
-/// as given (normalise first for cosine). float32 in and out; indices int64.
+/// as given (normalize first for cosine). float32 in and out; indices int64.
 TopK topk_inner_product(const at::Tensor& queries, const at::Tensor& bank, int64_t k,
                         const NeighbourOptions& opts = {});
 

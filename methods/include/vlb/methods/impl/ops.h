@@ -1,5 +1,5 @@
 #pragma once
-// Small tensor operations shared by methods (and metrics): normalisation, cosine scores and a
+// Small tensor operations shared by methods (and metrics): normalization, cosine scores and a
 // deterministic top-k whose ties go to the lower index (torch::topk does not promise that).
 #include <ATen/core/Tensor.h>
 
