@@ -1,6 +1,9 @@
 #include "vlb/core/text.h"
 
+#include <algorithm>
 #include <cctype>
+#include <sstream>
+#include <vector>
 
 #include "vlb/core/error.h"
 
@@ -19,6 +22,16 @@ std::string canonical_label(const std::string& s, const std::string& mode) {
     out.push_back(c);
   }
   while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+std::string word_bag_key(const std::string& s, const std::string& mode) {
+  std::istringstream in(canonical_label(s, mode));
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  std::sort(words.begin(), words.end());
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
   return out;
 }
 

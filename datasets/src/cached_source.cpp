@@ -1,7 +1,16 @@
+// Cached generator sources and the synthetic-source hook of `vlb synth` (cached_source.h).
+#include "vlb/datasets/cached_source.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <filesystem>
 
+#include "vlb/core/error.h"
 #include "vlb/core/sha256.h"
-#include "vlb/datasets/cached_source.h"
 #include "vlb/datasets/feature_store.h"
 
 namespace fs = std::filesystem;
@@ -41,6 +50,40 @@ std::unique_ptr<DatasetSource> make_cached_generator_source(const std::string& n
   for (const auto& [k, v] : params.values()) canon += k + "=" + format_value(v) + "\n";
   return std::make_unique<CachedGeneratorSource>(
       name + "-" + sha256_hex(canon).substr(0, 16) + ".h5", std::move(generate));
+}
+
+bool is_synthetic(const RegistryEntry<DatasetSource>& e) {
+  return std::find(e.tags.begin(), e.tags.end(), kSyntheticTag) != e.tags.end();
+}
+
+std::vector<std::string> synthetic_source_names(const DatasetRegistry& reg) {
+  std::vector<std::string> out;
+  for (const auto* e : reg.entries())
+    if (is_synthetic(*e)) out.push_back(e->name);
+  return out;
+}
+
+Dataset generate_synthetic(const RegistryEntry<DatasetSource>& e, const Params& params) {
+  if (!is_synthetic(e))
+    throw ConfigError("dataset source '" + e.name + "' is not synthetic: it reads existing data");
+  fs::path scratch = fs::temp_directory_path() / fmt::format("vlb-synth-{}", getpid());
+  SourceContext ctx;
+  ctx.cache_dir = scratch.string();
+  try {
+    Dataset ds = e.factory(params)->load(ctx);
+    fs::remove_all(scratch);
+    return ds;
+  } catch (...) {
+    fs::remove_all(scratch);
+    throw;
+  }
+}
+
+std::string params_json_text(const Params& p) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : p.values())
+    std::visit([&j, &k = k](const auto& x) { j[k] = x; }, v);
+  return j.dump();
 }
 
 }  // namespace vlb

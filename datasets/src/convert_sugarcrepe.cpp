@@ -13,7 +13,7 @@
 #include "vlb/core/error.h"
 #include "vlb/core/sha256.h"
 #include "vlb/datasets/feature_store.h"
-#include "vlb/datasets/h5.h"
+#include "vlb/datasets/hdf5.h"
 #include "vlb/datasets/npy.h"
 
 namespace fs = std::filesystem;

@@ -13,7 +13,7 @@
 #include "vlb/core/error.h"
 #include "vlb/core/fs.h"
 #include "vlb/core/sha256.h"
-#include "vlb/datasets/h5.h"
+#include "vlb/datasets/hdf5.h"
 
 namespace fs = std::filesystem;
 

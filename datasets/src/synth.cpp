@@ -1,4 +1,5 @@
-// The seeded synthetic generator; see Note [synthetic CLIP-like features] in synth.h.
+// The seeded synthetic generator and the `synth` source; see Note [synthetic CLIP-like features]
+// in synth.h.
 #include "vlb/datasets/synth.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -6,12 +7,42 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <nlohmann/json.hpp>
 
 #include "vlb/core/error.h"
+#include "vlb/datasets/cached_source.h"
 
 namespace vlb {
 namespace {
+
+// Bump when generate_synth's output changes for the same options, so stale caches are not reused.
+constexpr const char* kVersion = "1";
+
+const OptionTable<SynthOptions>& synth_options() {
+  static const OptionTable<SynthOptions> t = [] {
+    using O = SynthOptions;
+    OptionTable<O> o;
+    o.add("classes", &O::classes, "number of classes").range(2, 10000)
+        .add("dim", &O::dim, "feature dimension").range(2, 8192)
+        .add("train_per_class", &O::train_per_class, "train images per class").range(1, 100000)
+        .add("val_per_class", &O::val_per_class, "val images per class (0: no val)")
+            .range(0, 100000)
+        .add("test_per_class", &O::test_per_class, "test images per class").range(1, 100000)
+        .add("spread", &O::spread, "within-class noise, relative to prototype norm")
+            .range(0.0, 100.0)
+        .add("nuisance_dims", &O::nuisance_dims, "shared high-variance directions").range(0, 1024)
+        .add("nuisance_scale", &O::nuisance_scale, "std of the nuisance directions")
+            .range(0.0, 100.0)
+        .add("modality_gap", &O::modality_gap, "norm of the image->text shift").range(0.0, 100.0)
+        .add("text_noise", &O::text_noise, "class text distance from prototype").range(0.0, 100.0)
+        .add("templates", &O::templates, "prompt templates per class").range(1, 1000)
+        .add("template_noise", &O::template_noise, "per-template offset scale").range(0.0, 100.0)
+        .add("attributes", &O::attributes, "attribute descriptor length").range(1, 4096)
+        .add("attribute_noise", &O::attribute_noise, "attribute descriptor noise").range(0.0, 100.0)
+        .add("seed", &O::seed, "random seed").range(0, 9.0e15);
+    return o;
+  }();
+  return t;
+}
 
 at::Tensor l2n(const at::Tensor& x) {
   return x / x.norm(2, {-1}, /*keepdim=*/true).clamp_min(1e-12);
@@ -79,27 +110,20 @@ Dataset generate_synth(const SynthOptions& o) {
   ds.descriptors["attributes"] =
       l2n(protos.matmul(attr_map) + o.attribute_noise * randn({C, o.attributes}));
 
-  nlohmann::json params = {{"classes", o.classes},
-                           {"dim", o.dim},
-                           {"train_per_class", o.train_per_class},
-                           {"val_per_class", o.val_per_class},
-                           {"test_per_class", o.test_per_class},
-                           {"spread", o.spread},
-                           {"nuisance_dims", o.nuisance_dims},
-                           {"nuisance_scale", o.nuisance_scale},
-                           {"modality_gap", o.modality_gap},
-                           {"text_noise", o.text_noise},
-                           {"templates", o.templates},
-                           {"template_noise", o.template_noise},
-                           {"attributes", o.attributes},
-                           {"attribute_noise", o.attribute_noise},
-                           {"seed", o.seed}};
   ds.attrs["feature_model"] = "synthetic";
-  ds.attrs["created_by"] = "vlb synth 1";
+  ds.attrs["created_by"] = std::string("vlb synth ") + kVersion;
   ds.attrs["source_files"] = "[]";
-  ds.attrs["synth_params"] = params.dump();
+  ds.attrs["synth_params"] = params_json_text(synth_options().to_params(o));
   ds.feature_dtype = "float32";
   return ds;
+}
+
+void register_synth_source(DatasetRegistry& reg) {
+  reg.add(make_generator_entry(
+      EntryInfo{"synth",
+                "seeded synthetic CLIP-like features (cached under the cache dir by parameters)", {},
+                kVersion},
+      synth_options(), &generate_synth));
 }
 
 }  // namespace vlb

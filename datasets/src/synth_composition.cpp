@@ -403,56 +403,48 @@ Dataset generate_synth_composition(const SynthCompositionOptions& o) {
   return ds;
 }
 
+namespace {
+
+const OptionTable<SynthCompositionOptions>& composition_options() {
+  static const OptionTable<SynthCompositionOptions> t = [] {
+    using O = SynthCompositionOptions;
+    OptionTable<O> o;
+    o.add("objects", &O::objects, "object vocabulary").range(4, 16)
+        .add("attributes", &O::attributes, "attribute vocabulary").range(3, 8)
+        .add("relations", &O::relations, "relation vocabulary (the last two are symmetric)")
+            .range(2, 8)
+        .add("train_images", &O::train_images, "training images").range(2, 1000000)
+        .add("test_images", &O::test_images, "test images (before winoground twins)")
+            .range(1, 1000000)
+        .add("winoground_pairs", &O::winoground_pairs, "twin test images").range(0, 1000000)
+        .add("latent_dim", &O::latent_dim, "latent concept width").range(2, 4096)
+        .add("dim", &O::dim, "image / clip text width").range(2, 8192)
+        .add("tower_dim", &O::tower_dim, "bow / order tower width").range(2, 8192)
+        .add("image_noise", &O::image_noise, "relative image noise").range(0.0, 100.0)
+        .add("image_binding", &O::image_binding, "binding block weight in images").range(0.0, 100.0)
+        .add("image_roles", &O::image_roles, "role block weight in images").range(0.0, 100.0)
+        .add("clip_binding", &O::clip_binding, "binding block weight in /texts/features")
+            .range(0.0, 100.0)
+        .add("clip_roles", &O::clip_roles, "role block weight in /texts/features").range(0.0, 100.0)
+        .add("bow_order", &O::bow_order, "order information in the bow tower").range(0.0, 100.0)
+        .add("text_noise", &O::text_noise, "relative text noise").range(0.0, 100.0)
+        .add("hard_negatives", &O::hard_negatives, "negatives per training image").range(0, 2)
+        .add("sentences", &O::sentences, "sentence rows for training detailed captions")
+        .add("seed", &O::seed, "random seed").range(0, 9.0e15);
+    return o;
+  }();
+  return t;
+}
+
+}  // namespace
+
 void register_synth_composition_source(DatasetRegistry& reg) {
-  const SynthCompositionOptions d;
-  RegistryEntry<DatasetSource> e;
-  e.name = "synth_composition";
-  e.help = "seeded synthetic compositional scenes: captions at two qualities, two text towers, benchmark groups";
-  e.version = kVersion;
-  e.schema.add_int("objects", d.objects, 4, 16, "object vocabulary")
-      .add_int("attributes", d.attributes, 3, 8, "attribute vocabulary")
-      .add_int("relations", d.relations, 2, 8, "relation vocabulary (the last two are symmetric)")
-      .add_int("train_images", d.train_images, 2, 1000000, "training images")
-      .add_int("test_images", d.test_images, 1, 1000000, "test images (before winoground twins)")
-      .add_int("winoground_pairs", d.winoground_pairs, 0, 1000000, "twin test images")
-      .add_int("latent_dim", d.latent_dim, 2, 4096, "latent concept width")
-      .add_int("dim", d.dim, 2, 8192, "image / clip text width")
-      .add_int("tower_dim", d.tower_dim, 2, 8192, "bow / order tower width")
-      .add_float("image_noise", d.image_noise, 0.0, 100.0, "relative image noise")
-      .add_float("image_binding", d.image_binding, 0.0, 100.0, "binding block weight in images")
-      .add_float("image_roles", d.image_roles, 0.0, 100.0, "role block weight in images")
-      .add_float("clip_binding", d.clip_binding, 0.0, 100.0, "binding block weight in /texts/features")
-      .add_float("clip_roles", d.clip_roles, 0.0, 100.0, "role block weight in /texts/features")
-      .add_float("bow_order", d.bow_order, 0.0, 100.0, "order information in the bow tower")
-      .add_float("text_noise", d.text_noise, 0.0, 100.0, "relative text noise")
-      .add_int("hard_negatives", d.hard_negatives, 0, 2, "negatives per training image")
-      .add_bool("sentences", d.sentences, "sentence rows for training detailed captions")
-      .add_int("seed", d.seed, 0, 9.0e15, "random seed");
-  e.factory = [](const Params& p) -> std::unique_ptr<DatasetSource> {
-    SynthCompositionOptions o;
-    o.objects = p.get_int("objects");
-    o.attributes = p.get_int("attributes");
-    o.relations = p.get_int("relations");
-    o.train_images = p.get_int("train_images");
-    o.test_images = p.get_int("test_images");
-    o.winoground_pairs = p.get_int("winoground_pairs");
-    o.latent_dim = p.get_int("latent_dim");
-    o.dim = p.get_int("dim");
-    o.tower_dim = p.get_int("tower_dim");
-    o.image_noise = p.get_float("image_noise");
-    o.image_binding = p.get_float("image_binding");
-    o.image_roles = p.get_float("image_roles");
-    o.clip_binding = p.get_float("clip_binding");
-    o.clip_roles = p.get_float("clip_roles");
-    o.bow_order = p.get_float("bow_order");
-    o.text_noise = p.get_float("text_noise");
-    o.hard_negatives = p.get_int("hard_negatives");
-    o.sentences = p.get_bool("sentences");
-    o.seed = p.get_int("seed");
-    return make_cached_generator_source("synth_composition", kVersion, p,
-                                        [o] { return generate_synth_composition(o); });
-  };
-  reg.add(std::move(e));
+  reg.add(make_generator_entry(
+      EntryInfo{"synth_composition",
+                "seeded synthetic compositional scenes: captions at two qualities, two text towers, "
+                "benchmark groups",
+                {}, kVersion},
+      composition_options(), &generate_synth_composition));
 }
 
 }  // namespace vlb

@@ -1,19 +1,15 @@
 // The seeded synthetic GZSL generator and its dataset source (see vlb/datasets/synth_gzsl.h).
-#include "vlb/datasets/cached_source.h"
 #include "vlb/datasets/synth_gzsl.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <cmath>
 
 #include "vlb/core/error.h"
-#include "vlb/core/sha256.h"
-#include "vlb/datasets/feature_store.h"
-
+#include "vlb/datasets/cached_source.h"
 
 namespace vlb {
 namespace {
@@ -22,6 +18,28 @@ at::Tensor l2n(const at::Tensor& x) { return x / x.norm(2, {1}, true).clamp_min(
 
 // Bump when generate_synth_gzsl's output changes for the same options (cache key).
 constexpr const char* kVersion = "1";
+
+const OptionTable<SynthGzslOptions>& gzsl_options() {
+  static const OptionTable<SynthGzslOptions> t = [] {
+    using O = SynthGzslOptions;
+    OptionTable<O> o;
+    o.add("classes", &O::classes, "number of classes").range(3, 100000)
+        .add("unseen", &O::unseen, "unseen classes (no training rows)").range(1, 100000)
+        .add("dim", &O::dim, "feature dimension").range(2, 8192)
+        .add("latent_dim", &O::latent_dim, "hidden class code size").range(1, 1024)
+        .add("train_per_class", &O::train_per_class, "trainval rows per seen class")
+            .range(1, 100000)
+        .add("test_per_class", &O::test_per_class, "test rows per class").range(1, 100000)
+        .add("spread", &O::spread, "image noise relative to the prototype").range(0.0, 100.0)
+        .add("attributes", &O::attributes, "length of the `att` descriptor").range(1, 4096)
+        .add("word_dim", &O::word_dim, "length of the `word` descriptor").range(1, 4096)
+        .add("attribute_gain", &O::attribute_gain, "tanh gain (nonlinearity)").range(0.0, 100.0)
+        .add("attribute_noise", &O::attribute_noise, "descriptor noise std").range(0.0, 100.0)
+        .add("seed", &O::seed, "random seed").range(0, 9.0e15);
+    return o;
+  }();
+  return t;
+}
 
 }  // namespace
 
@@ -77,62 +95,21 @@ Dataset generate_synth_gzsl(const SynthGzslOptions& o) {
   ds.descriptors["word"] = word.contiguous();
   ds.class_splits["seen"] = seen;
   ds.class_splits["unseen"] = unseen;
-  nlohmann::json params = {{"classes", o.classes},
-                           {"unseen", o.unseen},
-                           {"dim", o.dim},
-                           {"latent_dim", o.latent_dim},
-                           {"train_per_class", o.train_per_class},
-                           {"test_per_class", o.test_per_class},
-                           {"spread", o.spread},
-                           {"attributes", o.attributes},
-                           {"word_dim", o.word_dim},
-                           {"attribute_gain", o.attribute_gain},
-                           {"attribute_noise", o.attribute_noise},
-                           {"seed", o.seed}};
   ds.attrs["feature_model"] = "synthetic";
   ds.attrs["created_by"] = std::string("vlb synth_gzsl ") + kVersion;
   ds.attrs["source_files"] = "[]";
-  ds.attrs["synth_params"] = params.dump();
+  ds.attrs["synth_params"] = params_json_text(gzsl_options().to_params(o));
   ds.feature_dtype = "float32";
   return ds;
 }
 
 void register_synth_gzsl_source(DatasetRegistry& reg) {
-  const SynthGzslOptions d;
-  RegistryEntry<DatasetSource> e;
-  e.name = "synth_gzsl";
-  e.help = "seeded synthetic GZSL data: seen/unseen classes, descriptors `att`/`word` that are "
-           "nonlinear maps of the classes' hidden codes (cached by parameters)";
-  e.version = kVersion;
-  e.schema.add_int("classes", d.classes, 3, 100000, "number of classes")
-      .add_int("unseen", d.unseen, 1, 100000, "unseen classes (no training rows)")
-      .add_int("dim", d.dim, 2, 8192, "feature dimension")
-      .add_int("latent_dim", d.latent_dim, 1, 1024, "hidden class code size")
-      .add_int("train_per_class", d.train_per_class, 1, 100000, "trainval rows per seen class")
-      .add_int("test_per_class", d.test_per_class, 1, 100000, "test rows per class")
-      .add_float("spread", d.spread, 0.0, 100.0, "image noise relative to the prototype")
-      .add_int("attributes", d.attributes, 1, 4096, "length of the `att` descriptor")
-      .add_int("word_dim", d.word_dim, 1, 4096, "length of the `word` descriptor")
-      .add_float("attribute_gain", d.attribute_gain, 0.0, 100.0, "tanh gain (nonlinearity)")
-      .add_float("attribute_noise", d.attribute_noise, 0.0, 100.0, "descriptor noise std")
-      .add_int("seed", d.seed, 0, 9.0e15, "random seed");
-  e.factory = [](const Params& p) -> std::unique_ptr<DatasetSource> {
-    SynthGzslOptions o;
-    o.classes = p.get_int("classes");
-    o.unseen = p.get_int("unseen");
-    o.dim = p.get_int("dim");
-    o.latent_dim = p.get_int("latent_dim");
-    o.train_per_class = p.get_int("train_per_class");
-    o.test_per_class = p.get_int("test_per_class");
-    o.spread = p.get_float("spread");
-    o.attributes = p.get_int("attributes");
-    o.word_dim = p.get_int("word_dim");
-    o.attribute_gain = p.get_float("attribute_gain");
-    o.attribute_noise = p.get_float("attribute_noise");
-    o.seed = p.get_int("seed");
-    return make_cached_generator_source("synth_gzsl", kVersion, p, [o] { return generate_synth_gzsl(o); });
-  };
-  reg.add(std::move(e));
+  reg.add(make_generator_entry(
+      EntryInfo{"synth_gzsl",
+                "seeded synthetic GZSL data: seen/unseen classes, descriptors `att`/`word` that are "
+                "nonlinear maps of the classes' hidden codes (cached by parameters)",
+                {}, kVersion},
+      gzsl_options(), &generate_synth_gzsl));
 }
 
 }  // namespace vlb

@@ -241,70 +241,64 @@ Dataset generate_synth_multilabel(const SynthMultiLabelOptions& o) {
   return ds;
 }
 
+namespace {
+
+const OptionTable<SynthMultiLabelOptions>& multilabel_options() {
+  static const OptionTable<SynthMultiLabelOptions> t = [] {
+    using O = SynthMultiLabelOptions;
+    OptionTable<O> o;
+    o.add("classes", &O::classes, "classes (synthetic labels only)").range(2, 1000)
+        .add("height", &O::height, "feature-map height").range(1, 64)
+        .add("width", &O::width, "feature-map width").range(1, 64)
+        .add("dim", &O::dim, "channels C_f (= text-embedding dimension)").range(2, 4096)
+        .add("train_images", &O::train_images, "train rows (labels_from: a seeded subset of trainval, 0 = all)")
+            .range(0, 1000000)
+        .add("test_images", &O::test_images, "test rows (labels_from: a seeded subset of test, 0 = all)")
+            .range(0, 1000000)
+        .add("min_labels", &O::min_labels, "fewest positives per image (synthetic labels)")
+            .range(1, 100)
+        .add("max_labels", &O::max_labels, "most positives per image (synthetic labels)")
+            .range(1, 100)
+        .add("cooccur", &O::cooccur, "probability a further label follows the co-occurrence graph")
+            .range(0.0, 1.0)
+        .add("signal", &O::signal, "category signal amplitude at its centre").range(0.0, 100.0)
+        .add("noise", &O::noise, "background noise sd per position and channel").range(0.0, 100.0)
+        .add("distractors", &O::distractors, "absent categories spread thinly over the image")
+            .range(0, 100)
+        .add("distractor_amp", &O::distractor_amp, "their amplitude, relative to signal")
+            .range(0.0, 10.0)
+        .add("proto_cos", &O::proto_cos, "cosine between category prototypes").range(0.0, 0.99)
+        .add("text_noise", &O::text_noise, "noise of the class text embeddings").range(0.0, 100.0)
+        .add("difficult_signal", &O::difficult_signal, "amplitude factor of difficult (0) real labels")
+            .range(0.0, 1.0)
+        .add("keep_prob", &O::keep_prob, "partial labels: known-label proportion p").range(0.0, 1.0)
+        .add("label_seed", &O::label_seed, "seed of the partial-label keep-mask").range(0, 9.0e15)
+        .add("labels_from", &O::labels_from, "real label matrix to use")
+            .choices({"none", "voc2007"})
+        .add("data_dir", &O::data_dir, "shared data root (multilabel/, glove/)")
+        .add("seed", &O::seed, "random seed").range(0, 9.0e15);
+    return o;
+  }();
+  return t;
+}
+
+void check_multilabel_options(const SynthMultiLabelOptions& o) {
+  if (o.min_labels > o.max_labels)
+    throw ConfigError("synth_multilabel: min_labels must be <= max_labels");
+  if (o.labels_from == "none" && (o.train_images < 1 || o.test_images < 1))
+    throw ConfigError("synth_multilabel: train_images and test_images must be >= 1 for synthetic labels");
+}
+
+}  // namespace
+
 void register_synth_multilabel_source(DatasetRegistry& reg) {
-  const SynthMultiLabelOptions d;
-  RegistryEntry<DatasetSource> e;
-  e.name = "synth_multilabel";
-  e.help = "seeded multi-label feature maps [N, H*W, C_f] with 1-4 localised category signals, "
-           "label co-occurrence and partial labels (SARL shape, docs/sarl.md); labels_from: "
-           "voc2007 uses the real VOC2007 label matrix and GloVe vectors";
-  e.version = kVersion;
-  e.tags = {"task:multilabel"};
-  e.schema.add_int("classes", d.classes, 2, 1000, "classes (synthetic labels only)")
-      .add_int("height", d.height, 1, 64, "feature-map height")
-      .add_int("width", d.width, 1, 64, "feature-map width")
-      .add_int("dim", d.dim, 2, 4096, "channels C_f (= text-embedding dimension)")
-      .add_int("train_images", d.train_images, 0, 1000000,
-               "train rows (labels_from: a seeded subset of trainval, 0 = all)")
-      .add_int("test_images", d.test_images, 0, 1000000,
-               "test rows (labels_from: a seeded subset of test, 0 = all)")
-      .add_int("min_labels", d.min_labels, 1, 100, "fewest positives per image (synthetic labels)")
-      .add_int("max_labels", d.max_labels, 1, 100, "most positives per image (synthetic labels)")
-      .add_float("cooccur", d.cooccur, 0.0, 1.0, "probability a further label follows the co-occurrence graph")
-      .add_float("signal", d.signal, 0.0, 100.0, "category signal amplitude at its centre")
-      .add_float("noise", d.noise, 0.0, 100.0, "background noise sd per position and channel")
-      .add_int("distractors", d.distractors, 0, 100, "absent categories spread thinly over the image")
-      .add_float("distractor_amp", d.distractor_amp, 0.0, 10.0, "their amplitude, relative to signal")
-      .add_float("proto_cos", d.proto_cos, 0.0, 0.99, "cosine between category prototypes")
-      .add_float("text_noise", d.text_noise, 0.0, 100.0, "noise of the class text embeddings")
-      .add_float("difficult_signal", d.difficult_signal, 0.0, 1.0,
-                 "amplitude factor of difficult (0) real labels")
-      .add_float("keep_prob", d.keep_prob, 0.0, 1.0, "partial labels: known-label proportion p")
-      .add_int("label_seed", d.label_seed, 0, 9.0e15, "seed of the partial-label keep-mask")
-      .add_string("labels_from", d.labels_from, {"none", "voc2007"}, "real label matrix to use")
-      .add_string("data_dir", d.data_dir, {}, "shared data root (multilabel/, glove/)")
-      .add_int("seed", d.seed, 0, 9.0e15, "random seed");
-  e.factory = [](const Params& p) -> std::unique_ptr<DatasetSource> {
-    SynthMultiLabelOptions o;
-    o.classes = p.get_int("classes");
-    o.height = p.get_int("height");
-    o.width = p.get_int("width");
-    o.dim = p.get_int("dim");
-    o.train_images = p.get_int("train_images");
-    o.test_images = p.get_int("test_images");
-    o.min_labels = p.get_int("min_labels");
-    o.max_labels = p.get_int("max_labels");
-    o.cooccur = p.get_float("cooccur");
-    o.signal = p.get_float("signal");
-    o.noise = p.get_float("noise");
-    o.distractors = p.get_int("distractors");
-    o.distractor_amp = p.get_float("distractor_amp");
-    o.proto_cos = p.get_float("proto_cos");
-    o.text_noise = p.get_float("text_noise");
-    o.difficult_signal = p.get_float("difficult_signal");
-    o.keep_prob = p.get_float("keep_prob");
-    o.label_seed = p.get_int("label_seed");
-    o.labels_from = p.get_string("labels_from");
-    o.data_dir = p.get_string("data_dir");
-    o.seed = p.get_int("seed");
-    if (o.min_labels > o.max_labels)
-      throw ConfigError("synth_multilabel: min_labels must be <= max_labels");
-    if (o.labels_from == "none" && (o.train_images < 1 || o.test_images < 1))
-      throw ConfigError("synth_multilabel: train_images and test_images must be >= 1 for synthetic labels");
-    return make_cached_generator_source("synth_multilabel", kVersion, p,
-                                        [o] { return generate_synth_multilabel(o); });
-  };
-  reg.add(std::move(e));
+  reg.add(make_generator_entry(
+      EntryInfo{"synth_multilabel",
+                "seeded multi-label feature maps [N, H*W, C_f] with 1-4 localised category signals, "
+                "label co-occurrence and partial labels (SARL shape, docs/sarl.md); labels_from: "
+                "voc2007 uses the real VOC2007 label matrix and GloVe vectors",
+                {"task:multilabel"}, kVersion},
+      multilabel_options(), &generate_synth_multilabel, &check_multilabel_options));
 }
 
 }  // namespace vlb

@@ -303,63 +303,64 @@ Dataset generate_synth_noisy(const SynthNoisyOptions& o) {
   return ds;
 }
 
+namespace {
+
+const OptionTable<SynthNoisyOptions>& noisy_options() {
+  static const OptionTable<SynthNoisyOptions> t = [] {
+    using O = SynthNoisyOptions;
+    using L = NoisyLabelOptions;
+    OptionTable<O> o;
+    o.add("classes", &O::classes, "classes").range(2, 10000)
+        .add("families", &O::families, "families of visually close classes").range(1, 10000)
+        .add("dim", &O::dim, "feature dimension").range(2, 8192)
+        .add("train_per_class", &O::train_per_class, "labelled discovery images per class")
+            .range(1, 100000)
+        .add("test_per_class", &O::test_per_class, "test images per class").range(1, 100000)
+        .add("sibling_cos", &O::sibling_cos, "cosine between prototypes of one family")
+            .range(0.0, 1.0)
+        .add("spread", &O::spread, "image noise, relative to the prototype norm").range(0.0, 100.0)
+        .add("modality_gap", &O::modality_gap, "norm of the image->text shift").range(0.0, 100.0)
+        .add("name_noise", &O::name_noise, "noise of name / synonym embeddings").range(0.0, 100.0)
+        .add("text_embeddings", &O::text_embeddings, "false: label texts carry NaN features")
+        .add("p_exact", &O::labels, &L::p_exact, "mean probability of the exact class name")
+            .range(0.0, 1.0)
+        .add("exact_spread", &O::labels, &L::exact_spread, "per-class sd of p_exact")
+            .range(0.0, 1.0)
+        .add("p_surface", &O::labels, &L::p_surface, "of exact answers: another surface form")
+            .range(0.0, 1.0)
+        .add("p_synonym", &O::labels, &L::p_synonym, "share of non-exact answers: a synonym")
+            .range(0.0, 1.0)
+        .add("p_confusion", &O::labels, &L::p_confusion, "share of non-exact answers: a close class's name")
+            .range(0.0, 1.0)
+        .add("p_coarse", &O::labels, &L::p_coarse, "share of non-exact answers: the family name")
+            .range(0.0, 1.0)
+        .add("synonyms_per_class", &O::labels, &L::synonyms_per_class, "distinct synonyms per class")
+            .range(1, 4)
+        .add("confusable", &O::labels, &L::confusable, "confusions go to this many closest classes")
+            .range(1, 10000)
+        .add("confusion_temp", &O::labels, &L::confusion_temp, "image-dependence of confusions")
+            .range(1e-4, 100.0)
+        .add("seed", &O::seed, "random seed").range(0, 9.0e15);
+    return o;
+  }();
+  return t;
+}
+
+void check_noisy_options(const SynthNoisyOptions& o) {
+  if (o.labels.p_synonym + o.labels.p_confusion + o.labels.p_coarse > 1.0 + 1e-9)
+    throw ConfigError("synth_noisy: p_synonym + p_confusion + p_coarse (shares of the non-exact "
+                      "answers) must be <= 1");
+}
+
+}  // namespace
+
 void register_synth_noisy_source(DatasetRegistry& reg) {
-  const SynthNoisyOptions d;
-  const NoisyLabelOptions& l = d.labels;
-  RegistryEntry<DatasetSource> e;
-  e.name = "synth_noisy";
-  e.help = "seeded fine-grained classes in families with simulated noisy MLLM labels on the "
-           "train (discovery) images (NeaR shape, docs/near.md)";
-  e.version = kVersion;
-  e.tags = {"task:open_vocab"};
-  e.schema.add_int("classes", d.classes, 2, 10000, "classes")
-      .add_int("families", d.families, 1, 10000, "families of visually close classes")
-      .add_int("dim", d.dim, 2, 8192, "feature dimension")
-      .add_int("train_per_class", d.train_per_class, 1, 100000, "labelled discovery images per class")
-      .add_int("test_per_class", d.test_per_class, 1, 100000, "test images per class")
-      .add_float("sibling_cos", d.sibling_cos, 0.0, 1.0, "cosine between prototypes of one family")
-      .add_float("spread", d.spread, 0.0, 100.0, "image noise, relative to the prototype norm")
-      .add_float("modality_gap", d.modality_gap, 0.0, 100.0, "norm of the image->text shift")
-      .add_float("name_noise", d.name_noise, 0.0, 100.0, "noise of name / synonym embeddings")
-      .add_bool("text_embeddings", d.text_embeddings, "false: label texts carry NaN features")
-      .add_float("p_exact", l.p_exact, 0.0, 1.0, "mean probability of the exact class name")
-      .add_float("exact_spread", l.exact_spread, 0.0, 1.0, "per-class sd of p_exact")
-      .add_float("p_surface", l.p_surface, 0.0, 1.0, "of exact answers: another surface form")
-      .add_float("p_synonym", l.p_synonym, 0.0, 1.0, "share of non-exact answers: a synonym")
-      .add_float("p_confusion", l.p_confusion, 0.0, 1.0, "share of non-exact answers: a close class's name")
-      .add_float("p_coarse", l.p_coarse, 0.0, 1.0, "share of non-exact answers: the family name")
-      .add_int("synonyms_per_class", l.synonyms_per_class, 1, 4, "distinct synonyms per class")
-      .add_int("confusable", l.confusable, 1, 10000, "confusions go to this many closest classes")
-      .add_float("confusion_temp", l.confusion_temp, 1e-4, 100.0, "image-dependence of confusions")
-      .add_int("seed", d.seed, 0, 9.0e15, "random seed");
-  e.factory = [](const Params& p) -> std::unique_ptr<DatasetSource> {
-    SynthNoisyOptions o;
-    o.classes = p.get_int("classes");
-    o.families = p.get_int("families");
-    o.dim = p.get_int("dim");
-    o.train_per_class = p.get_int("train_per_class");
-    o.test_per_class = p.get_int("test_per_class");
-    o.sibling_cos = p.get_float("sibling_cos");
-    o.spread = p.get_float("spread");
-    o.modality_gap = p.get_float("modality_gap");
-    o.name_noise = p.get_float("name_noise");
-    o.text_embeddings = p.get_bool("text_embeddings");
-    o.labels.p_exact = p.get_float("p_exact");
-    o.labels.exact_spread = p.get_float("exact_spread");
-    o.labels.p_surface = p.get_float("p_surface");
-    o.labels.p_synonym = p.get_float("p_synonym");
-    o.labels.p_confusion = p.get_float("p_confusion");
-    o.labels.p_coarse = p.get_float("p_coarse");
-    o.labels.synonyms_per_class = p.get_int("synonyms_per_class");
-    o.labels.confusable = p.get_int("confusable");
-    o.labels.confusion_temp = p.get_float("confusion_temp");
-    o.seed = p.get_int("seed");
-    if (o.labels.p_synonym + o.labels.p_confusion + o.labels.p_coarse > 1.0 + 1e-9)
-      throw ConfigError("synth_noisy: p_synonym + p_confusion + p_coarse (shares of the non-exact "
-                        "answers) must be <= 1");
-    return make_cached_generator_source("synth_noisy", kVersion, p, [o] { return generate_synth_noisy(o); });
-  };
-  reg.add(std::move(e));
+  reg.add(make_generator_entry(
+      EntryInfo{"synth_noisy",
+                "seeded fine-grained classes in families with simulated noisy MLLM labels on the "
+                "train (discovery) images (NeaR shape, docs/near.md)",
+                {"task:open_vocab"}, kVersion},
+      noisy_options(), &generate_synth_noisy, &check_noisy_options));
 }
 
 }  // namespace vlb

@@ -1,5 +1,4 @@
 // The synth_textbank generator and dataset source (datasets/include/vlb/datasets/synth_textbank.h).
-#include "vlb/datasets/cached_source.h"
 #include "vlb/datasets/synth_textbank.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -7,9 +6,9 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 
-#include "vlb/core/sha256.h"
-#include "vlb/datasets/feature_store.h"
+#include "vlb/datasets/cached_source.h"
 
 namespace vlb {
 namespace {
@@ -111,53 +110,46 @@ Dataset generate_synth_textbank(const SynthTextBankOptions& o) {
   return ds;
 }
 
+namespace {
+
+const OptionTable<SynthTextBankOptions>& textbank_options() {
+  static const OptionTable<SynthTextBankOptions> t = [] {
+    using O = SynthTextBankOptions;
+    OptionTable<O> o;
+    o.add("classes", &O::classes, "classes (rounded up to even: sibling pairs)").range(2, 10000)
+        .add("dim", &O::dim, "feature dimension").range(2, 8192)
+        .add("train_per_class", &O::train_per_class, "train images per class").range(1, 100000)
+        .add("val_per_class", &O::val_per_class, "val images per class (0: no val)")
+            .range(0, 100000)
+        .add("test_per_class", &O::test_per_class, "test images per class").range(1, 100000)
+        .add("spread", &O::spread, "image noise, relative to the prototype norm").range(0.0, 100.0)
+        .add("sibling_cos", &O::sibling_cos, "cosine between sibling prototypes").range(-1.0, 1.0)
+        .add("modality_gap", &O::modality_gap, "norm of the image->text shift").range(0.0, 100.0)
+        .add("name_noise", &O::name_noise, "noise of name/synonym/analogy texts").range(0.0, 100.0)
+        .add("attributes", &O::attributes, "attribute texts per class").range(0, 1000)
+        .add("attribute_noise", &O::attribute_noise, "noise of attribute texts").range(0.0, 100.0)
+        .add("analogies", &O::analogies, "analogy texts per class").range(0, 1000)
+        .add("misleading", &O::misleading, "fraction of analogies towards the sibling")
+            .range(0.0, 1.0)
+        .add("synonyms", &O::synonyms, "synonym texts per class").range(0, 1000)
+        .add("pair_texts", &O::pair_texts, "one-vs-one texts per ordered sibling pair")
+            .range(0, 1000)
+        .add("pair_noise", &O::pair_noise, "noise of pair texts").range(0.0, 100.0)
+        .add("bank", &O::bank, "free-standing bank texts").range(0, 1000000)
+        .add("seed", &O::seed, "random seed").range(0, 9.0e15);
+    return o;
+  }();
+  return t;
+}
+
+}  // namespace
+
 void register_synth_textbank_source(DatasetRegistry& reg) {
-  const SynthTextBankOptions d;
-  RegistryEntry<DatasetSource> e;
-  e.name = "synth_textbank";
-  e.help = "seeded synthetic features with a typed per-class text bank (CODER shape)";
-  e.version = kVersion;
-  e.schema.add_int("classes", d.classes, 2, 10000, "classes (rounded up to even: sibling pairs)")
-      .add_int("dim", d.dim, 2, 8192, "feature dimension")
-      .add_int("train_per_class", d.train_per_class, 1, 100000, "train images per class")
-      .add_int("val_per_class", d.val_per_class, 0, 100000, "val images per class (0: no val)")
-      .add_int("test_per_class", d.test_per_class, 1, 100000, "test images per class")
-      .add_float("spread", d.spread, 0.0, 100.0, "image noise, relative to the prototype norm")
-      .add_float("sibling_cos", d.sibling_cos, -1.0, 1.0, "cosine between sibling prototypes")
-      .add_float("modality_gap", d.modality_gap, 0.0, 100.0, "norm of the image->text shift")
-      .add_float("name_noise", d.name_noise, 0.0, 100.0, "noise of name/synonym/analogy texts")
-      .add_int("attributes", d.attributes, 0, 1000, "attribute texts per class")
-      .add_float("attribute_noise", d.attribute_noise, 0.0, 100.0, "noise of attribute texts")
-      .add_int("analogies", d.analogies, 0, 1000, "analogy texts per class")
-      .add_float("misleading", d.misleading, 0.0, 1.0, "fraction of analogies towards the sibling")
-      .add_int("synonyms", d.synonyms, 0, 1000, "synonym texts per class")
-      .add_int("pair_texts", d.pair_texts, 0, 1000, "one-vs-one texts per ordered sibling pair")
-      .add_float("pair_noise", d.pair_noise, 0.0, 100.0, "noise of pair texts")
-      .add_int("bank", d.bank, 0, 1000000, "free-standing bank texts")
-      .add_int("seed", d.seed, 0, 9.0e15, "random seed");
-  e.factory = [](const Params& p) -> std::unique_ptr<DatasetSource> {
-    SynthTextBankOptions o;
-    o.classes = p.get_int("classes");
-    o.dim = p.get_int("dim");
-    o.train_per_class = p.get_int("train_per_class");
-    o.val_per_class = p.get_int("val_per_class");
-    o.test_per_class = p.get_int("test_per_class");
-    o.spread = p.get_float("spread");
-    o.sibling_cos = p.get_float("sibling_cos");
-    o.modality_gap = p.get_float("modality_gap");
-    o.name_noise = p.get_float("name_noise");
-    o.attributes = p.get_int("attributes");
-    o.attribute_noise = p.get_float("attribute_noise");
-    o.analogies = p.get_int("analogies");
-    o.misleading = p.get_float("misleading");
-    o.synonyms = p.get_int("synonyms");
-    o.pair_texts = p.get_int("pair_texts");
-    o.pair_noise = p.get_float("pair_noise");
-    o.bank = p.get_int("bank");
-    o.seed = p.get_int("seed");
-    return make_cached_generator_source("synth_textbank", kVersion, p, [o] { return generate_synth_textbank(o); });
-  };
-  reg.add(std::move(e));
+  reg.add(make_generator_entry(
+      EntryInfo{"synth_textbank",
+                "seeded synthetic features with a typed per-class text bank (CODER shape)", {},
+                kVersion},
+      textbank_options(), &generate_synth_textbank));
 }
 
 }  // namespace vlb

@@ -5,7 +5,7 @@
 
 #include "commands.h"
 #include "vlb/core/error.h"
-#include "vlb/datasets/synth_noisy.h"
+#include "vlb/datasets/near_labels.h"
 
 namespace vlb::cli {
 

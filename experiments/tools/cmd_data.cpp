@@ -1,17 +1,13 @@
 // `vlb synth` and `vlb inspect`: make and look at feature files.
-#include <unistd.h>
-
 #include <fmt/format.h>
 
-#include <filesystem>
 #include <iostream>
 
 #include "commands.h"
 #include "vlb/core/error.h"
+#include "vlb/datasets/cached_source.h"
 #include "vlb/datasets/feature_store.h"
 #include "vlb/experiments/builtins.h"
-
-namespace fs = std::filesystem;
 
 namespace vlb::cli {
 namespace {
@@ -45,36 +41,64 @@ Command add_synth_command(CLI::App& app) {
   struct State {
     std::string out;
     std::vector<std::string> sets;
-    std::string kind = "default";
+    std::string kind, source;
     std::string labels_from;
   };
   auto st = std::make_shared<State>();
+  const DatasetRegistry& reg = builtins().datasets;
+  const std::vector<std::string> names = synthetic_source_names(reg);
   auto* sub = app.add_subcommand(
-      "synth", "Write a seeded synthetic dataset: `vlb synth` (see `vlb describe synth`) or "
-               "`vlb synth multilabel [--labels-from voc2007]` (see `vlb describe synth_multilabel`)");
-  sub->add_option("kind", st->kind, "default | multilabel (feature maps + partial labels, SARL)")
-      ->check(CLI::IsMember({"default", "multilabel"}));
+      "synth", fmt::format("Write a seeded synthetic dataset from a registered synthetic source "
+                           "(parameters: `vlb describe NAME`). Sources: {}",
+                           fmt::join(names, ", ")));
+  const std::string command = sub->get_name();
+  sub->add_option("kind", st->kind,
+                  "the source, as --source; the `" + command + "_` prefix may be left out");
+  sub->add_option("--source", st->source, "registered synthetic source (default: " + command + ")");
   sub->add_option("--out", st->out, "output .h5 file")->required();
   sub->add_option("--set", st->sets, "generator parameter NAME=VALUE (repeatable)");
+  std::vector<std::string> with_labels;
+  for (const auto& n : names)
+    if (reg.get(n).schema.find("labels_from")) with_labels.push_back(n);
   sub->add_option("--labels-from", st->labels_from,
-                  "multilabel: take the label matrix from a real benchmark (voc2007, read from "
-                  "--set data_dir=..., default ../shared/data)");
-  return {sub, [st] {
+                  fmt::format("sources with a labels_from parameter ({}): take the label matrix "
+                              "from a real benchmark (see `vlb describe` for the choices; read "
+                              "from --set data_dir=...), every row unless --set "
+                              "train_images/test_images ask for fewer",
+                              fmt::join(with_labels, ", ")));
+  return {sub, [st, &reg, names, command] {
+    if (!st->kind.empty() && !st->source.empty())
+      throw ConfigError("give the source once: `vlb " + command + " " + st->kind +
+                        "` or --source " + st->source);
+    const std::string& asked = st->source.empty() ? st->kind : st->source;
+    // `vlb synth` alone is the source named like the command; `vlb synth X` is X or synth_X.
+    std::string name = asked.empty() ? command : asked;
+    if (!reg.contains(name) && reg.contains(command + "_" + name)) name = command + "_" + name;
+    if (!reg.contains(name) || !is_synthetic(reg.get(name))) {
+      std::vector<std::string> candidates = names;
+      for (const auto& n : names)
+        if (n.rfind(command + "_", 0) == 0) candidates.push_back(n.substr(command.size() + 1));
+      std::string msg = reg.contains(name)
+                            ? fmt::format("dataset source '{}' is not synthetic", name)
+                            : fmt::format("unknown synthetic source '{}'", name);
+      std::string hint = did_you_mean(asked, candidates);
+      if (!hint.empty()) msg += "; " + hint;
+      throw ConfigError(fmt::format("{} (synthetic sources: {})", msg, fmt::join(names, ", ")));
+    }
     // The registered source's schema, so `vlb synth` and spec files accept the same parameters.
-    const bool ml = st->kind == "multilabel";
-    if (!st->labels_from.empty() && !ml)
-      throw ConfigError("--labels-from: only for `vlb synth multilabel`");
-    const auto& entry = builtins().datasets.get(ml ? "synth_multilabel" : "synth");
+    const auto& entry = reg.get(name);
     Params p = entry.schema.defaults();
     if (!st->labels_from.empty()) {
+      if (!entry.schema.find("labels_from"))
+        throw ConfigError("--labels-from: source '" + name + "' has no labels_from parameter");
       try {
         p.set("labels_from", entry.schema.check("labels_from", st->labels_from));
       } catch (const ConfigError& e) {
         throw ConfigError("--labels-from " + st->labels_from + ": " + e.what());
       }
       // A real label matrix: every row unless --set asks for a subset.
-      p.set("train_images", int64_t{0});
-      p.set("test_images", int64_t{0});
+      for (const char* k : {"train_images", "test_images"})
+        if (entry.schema.find(k)) p.set(k, int64_t{0});
     }
     for (const auto& kv : st->sets) {
       auto eq = kv.find('=');
@@ -87,22 +111,11 @@ Command add_synth_command(CLI::App& app) {
         throw ConfigError("--set " + kv + ": " + e.what());
       }
     }
-    // Generate through the source (the code path of `dataset: {source: synth}`) in a scratch
-    // cache, then write the requested file.
-    fs::path scratch = fs::temp_directory_path() / fmt::format("vlb-synth-{}", getpid());
-    SourceContext ctx;
-    ctx.cache_dir = scratch.string();
-    Dataset ds;
-    try {
-      ds = entry.factory(p)->load(ctx);
-    } catch (...) {
-      fs::remove_all(scratch);
-      throw;
-    }
-    fs::remove_all(scratch);
+    Dataset ds = generate_synthetic(entry, p);
     write_dataset(ds, st->out);
-    std::cerr << fmt::format("vlb synth: wrote {} ({} images, {} classes, fingerprint {})\n",
-                             st->out, ds.num_images(), ds.num_classes(), ds.fingerprint.substr(0, 16));
+    std::cerr << fmt::format("vlb synth: wrote {} ({} {}: {} images, {} classes, fingerprint {})\n",
+                             st->out, name, entry.version, ds.num_images(), ds.num_classes(),
+                             ds.fingerprint.substr(0, 16));
     return kExitOk;
   }};
 }

@@ -5,12 +5,12 @@
 
 #include "commands.h"
 #include "vlb/core/error.h"
+#include "vlb/datasets/cached_source.h"
 #include "vlb/experiments/builtins.h"
 #include "vlb/reports/report.h"
 
 namespace vlb::cli {
 namespace {
-
 
 template <class T>
 void list_registry(const Registry<T>& reg, std::ostream& out) {
@@ -61,7 +61,11 @@ Command add_registry_commands_list(CLI::App& app) {
             const std::string& k = *kind;
             if (k == "all" || k == "methods") list_registry(r.methods, std::cout);
             if (k == "all" || k == "metrics") list_registry(r.metrics, std::cout);
-            if (k == "all" || k == "datasets") list_registry(r.datasets, std::cout);
+            if (k == "all" || k == "datasets") {
+              list_registry(r.datasets, std::cout);
+              std::cout << fmt::format("  synthetic (`vlb synth --source NAME`): {}\n",
+                                       fmt::join(synthetic_source_names(r.datasets), ", "));
+            }
             if (k == "all" || k == "writers") list_registry(builtin_writers(), std::cout);
             return kExitOk;
           }};

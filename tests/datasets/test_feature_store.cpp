@@ -9,7 +9,7 @@
 #include "test_support.h"
 #include "vlb/core/error.h"
 #include "vlb/datasets/feature_store.h"
-#include "vlb/datasets/h5.h"
+#include "vlb/datasets/hdf5.h"
 
 using vlb::test::TempDir;
 

@@ -9,6 +9,7 @@
 
 #include "test_support.h"
 #include "vlb/core/error.h"
+#include "vlb/core/text.h"
 #include "vlb/datasets/feature_store.h"
 #include "vlb/datasets/npy.h"
 #include "vlb/datasets/xlsa17.h"
@@ -210,9 +211,9 @@ TEST(Xlsa17, NotAMatFileIsABadInputError) {
   EXPECT_THROW(vlb::read_xlsa17_splits(dir / "missing.mat"), vlb::DataError);
 }
 
-TEST(Xlsa17, ClassNameNormalisation) {
-  EXPECT_EQ(vlb::normalize_class_name("Airport_Terminal"), "airport terminal");
-  EXPECT_EQ(vlb::normalize_class_name("bathroom/indoor"), "bathroom indoor");
+TEST(Xlsa17, ClassNameNormalization) {
+  EXPECT_EQ(vlb::canonical_label("Airport_Terminal"), "airport terminal");
+  EXPECT_EQ(vlb::canonical_label("bathroom/indoor"), "bathroom indoor");
   EXPECT_EQ(vlb::word_bag_key("indoor_bathroom"), vlb::word_bag_key("bathroom/indoor"));
 }
 

@@ -12,4 +12,8 @@ namespace vlb {
 /// Throws ConfigError for another mode.
 std::string canonical_label(const std::string& s, const std::string& mode = "full");
 
+/// canonical_label(s, mode) with its words sorted, so names that differ only in word order
+/// ("indoor_bathroom", "bathroom/indoor") share a key.
+std::string word_bag_key(const std::string& s, const std::string& mode = "full");
+
 }  // namespace vlb

@@ -1,5 +1,7 @@
 #pragma once
-// Converters from other on-disk layouts into schema-v1 feature files (datasets/SCHEMA.md).
+// `vlb convert npy`: per-split .npy arrays into a schema-v1 feature file (datasets/SCHEMA.md),
+// datasets/src/convert_npy.cpp. The other converters are declared in headers named for their
+// format: xlsa17.h, sugarcrepe.h, near_labels.h.
 #include <string>
 #include <vector>
 
@@ -13,7 +15,7 @@ struct NpySplit {
 };
 
 /// A generic neighbour bank appended to /texts as free-standing rows (class -1, type other),
-/// e.g. CLIP embeddings of a detection vocabulary. Rows are L2-normalised on conversion.
+/// e.g. CLIP embeddings of a detection vocabulary. Rows are L2-normalized on conversion.
 struct NpyTextBank {
   std::string features;  // .npy [B, D] float
   std::string names;     // optional text file, one string per row (default "bank_<file>_<i>")

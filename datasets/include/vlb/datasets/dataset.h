@@ -127,11 +127,8 @@ class DatasetSource {
   virtual Dataset load(const SourceContext& ctx) = 0;
 };
 
+/// Each source registers itself with register_<source>_source(DatasetRegistry&), declared in its
+/// own header (datasets/README.md) and listed in VLB_DATASET_SOURCES (experiments/builtins.h).
 using DatasetRegistry = Registry<DatasetSource>;
-
-/// `h5`: an existing schema-v1 file (param `path`).
-void register_h5_source(DatasetRegistry& reg);
-/// `synth`: the embedded seeded generator (datasets/synth.h).
-void register_synth_source(DatasetRegistry& reg);
 
 }  // namespace vlb

@@ -1,111 +1,16 @@
 #pragma once
-// A thin RAII layer over the HDF5 C API (no H5Cpp): handles that close themselves, typed
-// array/string/attribute I/O and an error-stack guard. Used by the feature store and tests.
-// Including this header needs the HDF5 include directories (vlb_datasets keeps them PRIVATE).
-#include <ATen/core/Tensor.h>
-#include <hdf5.h>
-
-#include <cstdint>
-#include <optional>
+// `h5`: an existing schema-v1 feature file as a dataset source (datasets/src/h5.cpp). The HDF5
+// C API layer the feature store reads and writes with is vlb/datasets/hdf5.h.
 #include <string>
-#include <vector>
 
-namespace vlb::h5 {
+#include "vlb/datasets/dataset.h"
 
-/// Turns off HDF5's automatic error printing for its lifetime, so probing optional objects
-/// (or opening a non-HDF5 file) prints nothing; we report our own DataError instead.
-class ErrorGuard {
- public:
-  ErrorGuard();
-  ~ErrorGuard();
-  ErrorGuard(const ErrorGuard&) = delete;
-  ErrorGuard& operator=(const ErrorGuard&) = delete;
+namespace vlb {
 
- private:
-  H5E_auto2_t old_func_ = nullptr;
-  void* old_data_ = nullptr;
+struct H5SourceOptions {
+  std::string path;  // required: the .h5 feature file
 };
 
-/// Owns one hid_t (file, group, dataset, attribute, datatype, dataspace, property list).
-class Handle {
- public:
-  Handle() = default;
-  explicit Handle(hid_t id) : id_(id) {}
-  ~Handle() { reset(); }
-  Handle(Handle&& o) noexcept : id_(o.id_) { o.id_ = H5I_INVALID_HID; }
-  Handle& operator=(Handle&& o) noexcept;
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  hid_t id() const { return id_; }
-  bool valid() const { return id_ >= 0; }
-  void reset();  // closes with the H5?close matching the object type
+void register_h5_source(DatasetRegistry& reg);
 
- private:
-  hid_t id_ = H5I_INVALID_HID;
-};
-
-/// Storage element types the schema uses. kOther covers anything else (reported by name).
-enum class DType { kFloat16, kFloat32, kFloat64, kInt8, kUInt8, kInt16, kInt32, kInt64, kString, kOther };
-const char* dtype_name(DType t);  // "float16", "int64", "string", ...
-bool is_integer(DType t);
-bool is_float(DType t);
-
-/// The 16-bit IEEE little-endian float type, built the way h5py builds numpy's float16, so the
-/// two read each other's files. Owned by the caller.
-Handle make_float16_type();
-
-class File {
- public:
-  /// Creates (truncating) a file for writing. DataError on failure.
-  static File create(const std::string& path);
-  /// Opens an existing file; DataError when it is missing or not HDF5.
-  static File open(const std::string& path, bool writable = false);
-  hid_t id() const { return h_.id(); }
-  const std::string& path() const { return path_; }
-  void close() { h_.reset(); }
-
- private:
-  Handle h_;
-  std::string path_;
-};
-
-struct Info {
-  DType dtype = DType::kOther;
-  std::vector<int64_t> shape;
-  std::string describe() const;  // "[1600, 512] float16"
-};
-
-/// True when `path` ("/a/b/c") names an existing object; intermediate groups may be missing.
-bool exists(hid_t loc, const std::string& path);
-bool is_group(hid_t loc, const std::string& path);
-bool is_dataset(hid_t loc, const std::string& path);
-/// Names of the direct children of a group, sorted.
-std::vector<std::string> children(hid_t loc, const std::string& group);
-/// Every dataset path in the file ("/classes/names", ...), sorted.
-std::vector<std::string> all_datasets(hid_t file);
-
-Info info(hid_t loc, const std::string& path);
-
-/// Writes a contiguous numeric tensor. `storage` chooses the on-disk type (kFloat16 converts a
-/// float32 tensor to half first). chunk_rows > 0 chunks the first dimension.
-void write_array(hid_t file, const std::string& path, const at::Tensor& t, DType storage,
-                 int64_t chunk_rows = 0);
-/// Reads a numeric dataset into a tensor of its own dtype (float16 -> at::kHalf).
-at::Tensor read_array(hid_t file, const std::string& path);
-/// Raw little-endian bytes of a numeric dataset exactly as stored (for hashing).
-std::string read_raw_le(hid_t file, const std::string& path);
-
-/// Variable-length UTF-8 string arrays (1-D). read_strings also accepts fixed-length strings.
-void write_strings(hid_t file, const std::string& path, const std::vector<std::string>& s);
-std::vector<std::string> read_strings(hid_t file, const std::string& path);
-
-/// Scalar attributes on an object (path "/" for the root).
-void set_attr(hid_t loc, const std::string& obj, const std::string& name, const std::string& v);
-void set_attr(hid_t loc, const std::string& obj, const std::string& name, int64_t v);
-std::vector<std::string> attr_names(hid_t loc, const std::string& obj);
-/// The attribute as text (strings as-is, numbers formatted); nullopt when absent.
-std::optional<std::string> get_attr_text(hid_t loc, const std::string& obj, const std::string& name);
-/// The attribute as an integer; nullopt when absent or not an integer.
-std::optional<int64_t> get_attr_int(hid_t loc, const std::string& obj, const std::string& name);
-
-}  // namespace vlb::h5
+}  // namespace vlb

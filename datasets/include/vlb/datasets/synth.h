@@ -1,10 +1,11 @@
 #pragma once
-// The embedded, seeded synthetic generator: the default dataset of the demo and most tests.
+// `synth`: the embedded, seeded synthetic generator, the default dataset of the demo and most
+// tests (datasets/src/synth.cpp).
 //
 // Note [synthetic CLIP-like features]: class prototypes are uniform on the unit sphere; images are
 // prototype + isotropic within-class spread + a few shared "nuisance" directions with large
-// variance (background, pose: the same for every class), then L2-normalised. Texts live in a
-// shifted cone (a constant modality-gap vector is added before normalising) and each class text
+// variance (background, pose: the same for every class), then L2-normalized. Texts live in a
+// shifted cone (a constant modality-gap vector is added before normalizing) and each class text
 // is its prototype seen through noise, so zero-shot is good but worse than few-shot methods;
 // prompt templates add per-template offsets, so ensembling helps. Attribute vectors are a hidden
 // random linear map of the prototype, plus noise. With the defaults the methods rank as in
@@ -35,5 +36,8 @@ struct SynthOptions {
 };
 
 Dataset generate_synth(const SynthOptions& opts);
+
+/// `synth`: the generator above, cached under the cache dir by its parameters.
+void register_synth_source(DatasetRegistry& reg);
 
 }  // namespace vlb

@@ -2,8 +2,8 @@
 // A seeded synthetic generalised zero-shot dataset (for ICIS and its baselines in CI).
 //
 // Note [synthetic GZSL]: every class has a hidden latent code z_c ~ N(0, I_k). Its image
-// prototype is a fixed random linear map of z_c, normalised; images are the prototype plus
-// isotropic noise, normalised. Class descriptors are *nonlinear* maps of the same z_c plus noise:
+// prototype is a fixed random linear map of z_c, normalized; images are the prototype plus
+// isotropic noise, normalized. Class descriptors are *nonlinear* maps of the same z_c plus noise:
 // `att` = tanh(gain * M z_c) + noise, `word` = sin(M' z_c) + 2x noise (another kind, wider).
 // So the map descriptor -> classifier weights is smooth but nonlinear: a learned injector can
 // beat similarity-weighted averages of seen weights (COSTA, VGSE), as in the ICIS paper.

@@ -1,6 +1,7 @@
 #pragma once
-// Synthetic fine-grained data with simulated noisy MLLM labels (NeaR), and the label simulator
-// the real-data converter (`vlb convert near-labels`) shares: datasets/src/synth_noisy.cpp.
+// `synth_noisy`: synthetic fine-grained data with simulated noisy MLLM labels (NeaR), and the
+// label simulator the real-data converter (`vlb convert near-labels`, near_labels.h) shares:
+// datasets/src/synth_noisy.cpp.
 //
 // How NeaR data sits in a schema-v1 file (docs/near.md "Schema usage"):
 //  - one /texts row per labelled image: strings = what the "MLLM" said, image = the image row,
@@ -22,8 +23,9 @@ namespace vlb {
 /// The noisy-MLLM-label simulator. Per image one string drawn from its class's distribution:
 /// the exact name (sometimes in another surface form), a synonym, the name of a visually close
 /// class (chosen by the image's own similarity to those classes), a coarse family name, or a
-/// hallucinated name. Defaults are calibrated to the real MLLM rates quoted in issue 6 (~47-50%
-/// exact names; CUB: 251 distinct names for 200 classes on 600 images).
+/// hallucinated name. Defaults are calibrated to the MLLM labels of NeaR (Kuchibhotla et al.,
+/// arXiv 2505.01064): about 47-50% exact names; on CUB (600 images, 3 per class) a 72B VLM gave
+/// 251 distinct names for 200 classes.
 struct NoisyLabelOptions {
   double p_exact = 0.50;          // class mean probability of the exact name (incl. surface forms)
   double exact_spread = 0.20;     // per-class sd of that probability (some classes are easy)
@@ -50,7 +52,7 @@ struct SimulatedLabels {
   std::vector<int64_t> family;    // [n] family id for kCoarse, else -1
 };
 
-/// `features` [n, D] (normalised) and `label` [n] of the images to label; `class_means` [C, D]
+/// `features` [n, D] (normalized) and `label` [n] of the images to label; `class_means` [C, D]
 /// define closeness; `family` [C] a family id per class (coarse names; may be all 0);
 /// `family_names` [F]. Deterministic in opts.seed.
 SimulatedLabels simulate_noisy_labels(const at::Tensor& features, const at::Tensor& label,
@@ -86,34 +88,5 @@ struct SynthNoisyOptions {
 Dataset generate_synth_noisy(const SynthNoisyOptions& o);
 
 void register_synth_noisy_source(DatasetRegistry& reg);
-
-}  // namespace vlb
-
-namespace vlb {
-
-/// `vlb convert near-labels`: a real schema-v1 feature file + simulated MLLM labels.
-struct NearLabelsOptions {
-  std::string input;                 // schema-v1 file (e.g. data/clip_b32/oxford_pets.h5)
-  std::string output;
-  std::string label_split = "train"; // every image of this split gets a label
-  int64_t per_class = 3;             // size of the fixed "discovery" split drawn from label_split
-  std::string family_name = "object";  // the coarse name ("pet", "flower", "car")
-  /// Text banks with names (FEATURES.npy, NAMES.txt), e.g. the CLIP vocab: a label string or
-  /// class name whose canonical form is a bank name gets that (normalised) embedding; others NaN.
-  std::vector<std::pair<std::string, std::string>> name_banks;
-  NoisyLabelOptions labels;
-  uint64_t seed = 0;
-};
-
-struct NearLabelsReport {
-  Dataset dataset;
-  LabelStats stats;                       // over all labelled images
-  int64_t labelled = 0, discovery = 0;
-  int64_t names_with_embedding = 0;       // class names found in the banks
-  std::vector<std::string> embedded_classes;
-  int64_t label_texts_with_embedding = 0;
-};
-
-NearLabelsReport convert_near_labels(const NearLabelsOptions& o);
 
 }  // namespace vlb

@@ -25,10 +25,6 @@ struct Xlsa17Splits {
 /// a non-numeric array, a loc < 1 or non-integer.
 Xlsa17Splits read_xlsa17_splits(const std::string& mat_path);
 
-/// A numeric MATLAB variable as a row-major float64 tensor of the MATLAB shape [rows, cols]
-/// (column-major storage is transposed). DataError when missing or not numeric.
-at::Tensor read_mat_matrix(const std::string& mat_path, const std::string& name);
-
 struct ConvertXlsa17Options {
   std::string att_splits;        // att_splits.mat
   std::string features;          // res101.mat-like (.mat: `features` D x N or N x D, `labels`
@@ -47,11 +43,6 @@ struct ConvertXlsa17Options {
 /// range, or the class splits are inconsistent. Nothing is written on error.
 Dataset convert_xlsa17(const ConvertXlsa17Options& opts);
 
-/// Lower-case, '_' and '/' -> space, runs of spaces collapsed, trimmed.
-std::string normalize_class_name(const std::string& name);
-/// normalize_class_name with its words sorted (matches names that differ only in word order).
-std::string word_bag_key(const std::string& name);
-
 struct SunClipGzslOptions {
   std::string clip_dir;          // train/test_features.npy, train/test_labels.npy, classnames.txt
   std::string att_splits;        // xlsa17 SUN att_splits.mat
@@ -63,8 +54,9 @@ struct SunClipGzslOptions {
 };
 
 /// The sun_clip_gzsl benchmark: CLIP SUN397 features joined to the xlsa17 SUN classes by
-/// normalised name (exact, then word order). Classes = the matched ones. Writes the mapping as
-/// the root attribute `class_mapping` (JSON list of {sun397, xlsa17, xlsa17_index, match}).
+/// canonical name (canonical_label and word_bag_key of vlb/core/text.h: exact, then word order).
+/// Classes = the matched ones. Writes the mapping as the root attribute `class_mapping` (JSON
+/// list of {sun397, xlsa17, xlsa17_index, match}).
 Dataset convert_sun_clip_gzsl(const SunClipGzslOptions& opts);
 
 }  // namespace vlb

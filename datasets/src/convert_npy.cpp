@@ -207,7 +207,7 @@ Dataset convert_npy(const ConvertNpyOptions& o) {
   }
 
   // Note [text bank rows]: a generic bank (e.g. LVIS/COCO/Objects365 name embeddings) becomes
-  // free-standing texts: class -1, type other, L2-normalised here because such dumps are raw
+  // free-standing texts: class -1, type other, L2-normalized here because such dumps are raw
   // encoder outputs (the CLIP vocab files have norms ~10) and every consumer wants unit rows.
   for (const auto& bank : o.text_banks) {
     at::Tensor b = read_npy(bank.features);

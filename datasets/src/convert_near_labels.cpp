@@ -1,4 +1,6 @@
-// `vlb convert near-labels` (see synth_noisy.h): simulated MLLM labels on real features.
+// `vlb convert near-labels` (near_labels.h): simulated MLLM labels on real features.
+#include "vlb/datasets/near_labels.h"
+
 #include <torch/torch.h>
 
 #include <fmt/format.h>
@@ -12,10 +14,10 @@
 #include "vlb/core/error.h"
 #include "vlb/core/fs.h"
 #include "vlb/core/sha256.h"
+#include "vlb/core/text.h"
 #include "vlb/datasets/feature_store.h"
 #include "vlb/datasets/fewshot.h"
 #include "vlb/datasets/npy.h"
-#include "vlb/datasets/synth_noisy.h"
 
 namespace vlb {
 namespace {
