@@ -36,7 +36,7 @@ std::string last_word(const std::string& s) {
   return p == std::string::npos ? s : s.substr(p + 1);
 }
 
-// Surface forms an MLLM writes for the same name; all canonicalise ("full") to the name.
+// Surface forms an MLLM writes for the same name; all canonicalize ("full") to the name.
 std::string surface_form(const std::string& name, int64_t which) {
   std::string s = name;
   switch (which % 4) {
