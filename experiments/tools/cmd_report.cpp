@@ -121,6 +121,7 @@ Command add_check_command(CLI::App& app) {
   sub->add_option("--primary", st->primary, "primary metric used to build the leaderboard");
   return {sub, [st] {
             CheckResult r = check_baseline(st->baseline, leaderboard_of(st->dir, st->primary));
+            for (const auto& w : r.warnings) std::cerr << "vlb check: warning: " << w << "\n";
             std::cout << r.table_markdown;
             if (r.improvements > 0)
               std::cout << fmt::format("\n{} improvement(s) beyond tolerance: consider `vlb bless`.\n",
@@ -150,8 +151,9 @@ Command add_bless_command(CLI::App& app) {
       ->delimiter(',');
   sub->add_flag("--add-missing", st->add_missing, "add entries for cells not in the baseline yet");
   return {sub, [st] {
-            bless_baseline(st->baseline, leaderboard_of(st->dir, st->primary), st->metrics,
-                           st->add_missing);
+            for (const auto& w : bless_baseline(st->baseline, leaderboard_of(st->dir, st->primary),
+                                                st->metrics, st->add_missing))
+              std::cerr << "vlb bless: warning: " << w << "\n";
             std::cerr << "vlb bless: updated " << st->baseline << "\n";
             return kExitOk;
           }};

@@ -23,10 +23,24 @@ namespace {
 
 using Json = nlohmann::ordered_json;  // keeps the file's key order when blessing
 
+// Which way a cell may move before the entry fails: one-sided (the bad direction only), both ways
+// beyond the tolerance, or not at all.
+enum class Direction { kHigherIsBetter, kLowerIsBetter, kBoth, kExact };
+
+const char* direction_name(Direction d) {
+  switch (d) {
+    case Direction::kHigherIsBetter: return "higher_is_better";
+    case Direction::kLowerIsBetter: return "lower_is_better";
+    case Direction::kBoth: return "both";
+    case Direction::kExact: return "exact";
+  }
+  return "";
+}
+
 struct Entry {
   std::string row, column, metric;
   double expected = 0.0;
-  bool higher_is_better = true;
+  Direction direction = Direction::kHigherIsBetter;
   double abs_tol = 0.0;
   double rel_tol = 0.0;
   bool gate = true;
@@ -83,15 +97,24 @@ Baseline parse_baseline(const std::string& file) {
     en.metric = str("metric", true, "");
     en.expected = num("expected", true, 0.0);
     std::string dir = str("direction", true, "");
-    if (dir != "higher_is_better" && dir != "lower_is_better") {
-      throw DataError(file, at + ".direction",
-                      "expected \"higher_is_better\" or \"lower_is_better\", got \"" + dir + "\"");
+    bool known = false;
+    for (Direction d : {Direction::kHigherIsBetter, Direction::kLowerIsBetter, Direction::kBoth,
+                        Direction::kExact}) {
+      if (dir == direction_name(d)) en.direction = d, known = true;
     }
-    en.higher_is_better = dir == "higher_is_better";
+    if (!known) {
+      throw DataError(file, at + ".direction",
+                      "expected \"higher_is_better\", \"lower_is_better\", \"both\" or \"exact\", "
+                      "got \"" + dir + "\"");
+    }
     en.abs_tol = num("abs_tol", false, 0.0);
     en.rel_tol = num("rel_tol", false, 0.0);
     if (en.abs_tol < 0) throw DataError(file, at + ".abs_tol", "must be >= 0");
     if (en.rel_tol < 0) throw DataError(file, at + ".rel_tol", "must be >= 0");
+    // A tolerance on an exact entry would be silently ignored: refuse it instead.
+    if (en.direction == Direction::kExact && (en.abs_tol != 0 || en.rel_tol != 0)) {
+      throw DataError(file, at + ".direction", "\"exact\" takes no abs_tol or rel_tol (use \"both\")");
+    }
     if (e.contains("gate")) {
       if (!e["gate"].is_boolean()) throw DataError(file, at + ".gate", "expected true or false");
       en.gate = e["gate"].get<bool>();
@@ -106,6 +129,29 @@ Baseline parse_baseline(const std::string& file) {
   return b;
 }
 
+
+double allowed_of(const Entry& e) {
+  if (e.direction == Direction::kExact) return 0.0;
+  return std::max(e.abs_tol, e.rel_tol * std::fabs(e.expected));
+}
+
+// A one-sided entry whose expected value sits within its tolerance of the metric's bound in the
+// bad direction can never fail: an accuracy of 0 cannot drop further. The bounds are 0 below
+// (higher is better) and 1 or 100 above (lower is better: a fraction or a percentage).
+bool one_sided_at_bound(Direction d, double expected, double allowed) {
+  if (d == Direction::kHigherIsBetter) return expected >= 0 && expected <= allowed;
+  if (d == Direction::kLowerIsBetter) {
+    for (double top : {1.0, 100.0})
+      if (expected <= top && expected >= top - allowed) return true;
+  }
+  return false;
+}
+
+std::string at_bound_warning(const std::string& file, const Entry& e, double expected) {
+  return fmt::format("{}: row '{}', column '{}', metric '{}': expected {:.6g} sits at the bound of a "
+                     "{} metric, where a one-sided check cannot fail",
+                     file, e.row, e.column, e.metric, expected, direction_name(e.direction));
+}
 
 std::string md(const std::string& s) {
   std::string out;
@@ -129,25 +175,44 @@ CheckResult check_baseline(const std::string& baseline_file, const Leaderboard& 
   t = "| row | column | metric | expected | actual | Δ | allowed | status |\n"
       "|---|---|---|---|---|---|---|---|\n";
   for (const Entry& e : b.entries) {
-    double allowed = std::max(e.abs_tol, e.rel_tol * std::fabs(e.expected));
+    const double allowed = allowed_of(e);
+    if (e.gate && one_sided_at_bound(e.direction, e.expected, allowed)) {
+      res.warnings.push_back(at_bound_warning(baseline_file, e, e.expected) +
+                             " (set \"direction\": \"both\")");
+    }
     const Cell* c = find_cell(lb, e.metric, e.row, e.column);
     std::string actual = "—", delta = "—", status;
+    const bool two_sided = e.direction == Direction::kBoth || e.direction == Direction::kExact;
     if (!c) {
       status = e.gate ? "FAIL: missing" : "info: missing";
       if (e.gate) ++res.failures;
     } else {
       double d = c->mean - e.expected;
-      double gain = e.higher_is_better ? d : -d;  // > 0 means better
       actual = fmt::format("{:.6g}", c->mean);
       delta = fmt::format("{:+.3g}", d);
-      if (gain < -allowed) {
-        status = e.gate ? "FAIL: regression" : "info: regression (not gated)";
+      if (std::isnan(c->mean)) {
+        status = e.gate ? "FAIL: not a number" : "info: not a number";
         if (e.gate) ++res.failures;
-      } else if (gain > allowed) {
-        status = "improved: consider `vlb bless`";
-        ++res.improvements;
+      } else if (two_sided) {
+        const bool moved = e.direction == Direction::kExact ? c->mean != e.expected
+                                                            : std::fabs(d) > allowed;
+        if (moved) {
+          status = e.gate ? "FAIL: changed" : "info: changed (not gated)";
+          if (e.gate) ++res.failures;
+        } else {
+          status = "ok";
+        }
       } else {
-        status = "ok";
+        const double gain = e.direction == Direction::kHigherIsBetter ? d : -d;  // > 0: better
+        if (gain < -allowed) {
+          status = e.gate ? "FAIL: regression" : "info: regression (not gated)";
+          if (e.gate) ++res.failures;
+        } else if (gain > allowed) {
+          status = "improved: consider `vlb bless`";
+          ++res.improvements;
+        } else {
+          status = "ok";
+        }
       }
     }
     t += "| " + md(e.row) + " | " + md(e.column.empty() ? "result" : e.column) + " | " +
@@ -157,8 +222,16 @@ CheckResult check_baseline(const std::string& baseline_file, const Leaderboard& 
   return res;
 }
 
-void bless_baseline(const std::string& baseline_file, const Leaderboard& lb,
-                    const std::vector<std::string>& metrics, bool add_missing) {
+std::vector<std::string> bless_baseline(const std::string& baseline_file, const Leaderboard& lb,
+                                        const std::vector<std::string>& metrics, bool add_missing) {
+  std::vector<std::string> warnings;
+  // A value at its bound is kept, but made two-sided so that the entry can still fail.
+  auto guard_bound = [&](const Entry& e, Json& out) {
+    if (!e.gate || !one_sided_at_bound(e.direction, e.expected, allowed_of(e))) return;
+    warnings.push_back(at_bound_warning(baseline_file, e, e.expected) +
+                       ": written as \"direction\": \"both\" (a change either way now fails)");
+    out["direction"] = direction_name(Direction::kBoth);
+  };
   Baseline b;
   if (fs::exists(baseline_file)) {
     b = parse_baseline(baseline_file);
@@ -186,8 +259,10 @@ void bless_baseline(const std::string& baseline_file, const Leaderboard& lb,
 
   Json& arr = b.doc["entries"];
   for (size_t i = 0; i < b.entries.size(); ++i) {
-    const Entry& e = b.entries[i];
-    arr[i]["expected"] = find_cell(lb, e.metric, e.row, e.column)->mean;
+    Entry e = b.entries[i];
+    e.expected = find_cell(lb, e.metric, e.row, e.column)->mean;
+    arr[i]["expected"] = e.expected;
+    guard_bound(e, arr[i]);
   }
 
   if (add_missing) {
@@ -211,20 +286,24 @@ void bless_baseline(const std::string& baseline_file, const Leaderboard& lb,
           if (!c || have.count({row, col, m})) continue;
           auto hib = lb.higher_is_better.find(m);
           bool higher = hib == lb.higher_is_better.end() ? true : hib->second;
+          Entry en{row, col, m, c->mean,
+                   higher ? Direction::kHigherIsBetter : Direction::kLowerIsBetter, 1e-6, 0.0, true};
           Json e = Json::object();
           e["row"] = row;
           e["column"] = col;
           e["metric"] = m;
           e["expected"] = c->mean;
-          e["direction"] = higher ? "higher_is_better" : "lower_is_better";
-          e["abs_tol"] = 1e-6;
+          e["direction"] = direction_name(en.direction);
+          e["abs_tol"] = 1e-6;  // written as literals: the file keeps "rel_tol": 0, not 0.0
           e["rel_tol"] = 0;
           e["gate"] = true;
           e["note"] = note;
+          guard_bound(en, e);
           arr.push_back(std::move(e));
         }
   }
   write_file_atomic(baseline_file, b.doc.dump(2) + "\n");
+  return warnings;
 }
 
 }  // namespace vlb

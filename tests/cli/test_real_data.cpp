@@ -38,7 +38,7 @@ std::string spec_for(const std::string& h5, const std::string& method) {
          "runtime: {threads: 2, seeds: [0]}\n";
 }
 
-// NCM test accuracy from the data README (numpy, class means of normalised train rows).
+// NCM test accuracy from the data README (numpy, class means of normalized train rows).
 struct Ref { const char* dataset; double ncm; };
 const Ref kRefs[] = {{"caltech101", 0.9136}, {"oxford_flowers", 0.9233}, {"oxford_pets", 0.7498},
                      {"dtd", 0.5993},        {"stanford_cars", 0.6349},  {"sun397", 0.6411}};
@@ -61,7 +61,7 @@ TEST(RealData, NearestClassMeanMatchesTheIndependentNumpyNumbers) {
   }
 }
 
-TEST(RealData, LinearProbeOnPetsIsInThePublishedRange) {
+TEST(RealData, LinearProbeOnPetsGivesItsKnownAccuracy) {
   VLB_REQUIRE_SHARED_DATA(data);
   TempDir t;
   ASSERT_EQ(run_cli("convert npy --dir " + data + "/clip_vit_b32/oxford_pets --out " + t / "f.h5")
@@ -71,9 +71,10 @@ TEST(RealData, LinearProbeOnPetsIsInThePublishedRange) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   double acc = top1_of(t / "results/real");
   std::cout << "[real] oxford_pets linear_probe top1 = " << acc << "\n";
-  // 16-shot CLIP linear probes on Pets are reported around 76 % (RN50, CoOp paper): a sanity band.
-  EXPECT_GT(acc, 0.65);
-  EXPECT_LT(acc, 0.92);
+  // Deterministic: 2962 of the 3669 test rows (80.73 %) with the default linear_probe at 2 threads.
+  // +-2 rows leaves room for another CPU's BLAS flipping a near-tie, not for a real change. (For
+  // scale, the CoOp paper reports about 76 % for 16-shot RN50 linear probes on Pets.)
+  EXPECT_NEAR(acc, 2962.0 / 3669, 2.0 / 3669 + 1e-9);
 }
 
 // Zero-shot needs class text embeddings: only the caltech101 classes whose name is an LVIS name

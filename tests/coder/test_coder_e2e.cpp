@@ -1,5 +1,7 @@
-// End to end: the CI spec on the synthetic text bank through the CLI (ordering the paper reports,
-// determinism, regression baseline), and `convert npy --text-bank` on the real vocab files.
+// End to end: the CI spec on the synthetic text bank through the CLI (the orderings its generator
+// is built to produce, determinism, regression baseline), `convert npy --text-bank` on the real
+// vocab files, and the adapters against an independent numpy computation on real features.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -17,14 +19,10 @@ using vlb::test::TempDir;
 
 namespace {
 
+// The sweep is shared with every test process of this build (shared_sweep): read-only here.
 class CoderSynth : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    vlb::test::run_spec_and_report("coder_synth", dir_->path());
-  }
-  static void TearDownTestSuite() { delete dir_; }
-  static std::string exp() { return dir_->path() + "/coder_synth"; }
+  static std::string exp() { return vlb::test::shared_sweep("coder_synth").experiment_dir; }
   static double mean_of(const std::string& row_part, const std::string& column) {
     std::ifstream f(exp() + "/leaderboard.json");
     auto lb = nlohmann::json::parse(f);
@@ -34,17 +32,20 @@ class CoderSynth : public ::testing::Test {
     ADD_FAILURE() << "no row containing '" << row_part << "' / column " << column << " in " << lb.dump();
     return 0;
   }
-  static TempDir* dir_;
 };
-TempDir* CoderSynth::dir_ = nullptr;
 
-TEST_F(CoderSynth, ShowsThePapersOrdering) {
-  // Zero-shot does not depend on shots; use the 4-shot column.
+// Note [synthetic text bank] (synth_textbank.h) builds sibling classes and pair texts so that
+// these orderings hold; this checks the pipeline reproduces them, not the CODER paper.
+TEST_F(CoderSynth, MoreTextTypesAndReRankingRaiseZeroShotAndShotsRaiseTheAdapter) {
+  // Zero-shot depends on neither shots nor the run seed: every cell is the same 800 test rows of
+  // dataset seed 0. Use the 4-shot column.
   const std::string c = "shots=4";
   double name_only = mean_of("types=name)", c), all = mean_of("types=name,attribute,analogy,synonym", c);
   double star = mean_of("coder_star", c);
-  EXPECT_GT(all, name_only);        // more texts help
-  EXPECT_GE(star, all);             // re-ranking helps on confusable siblings
+  EXPECT_GT(all, name_only + 0.1);  // 771 vs 610 of 800 rows
+  // Re-ranking the unsure rows among confusable siblings nets 5 more of the 800 rows (776 vs 771):
+  // strictly better on this one test set, a small margin.
+  EXPECT_GT(star, all);
   EXPECT_GT(mean_of("coder_fewshot", "shots=16"), mean_of("coder_fewshot", "shots=4"));
 }
 
@@ -56,7 +57,7 @@ TEST_F(CoderSynth, RerunGivesBitIdenticalMetrics) {
   EXPECT_GT(vlb::test::expect_rerun_identical("experiments/specs/coder_synth.yaml", exp(), 1), 10);
 }
 
-TEST(CoderConvert, TextBankFromTheRealVocabIsAppendedNormalised) {
+TEST(CoderConvert, TextBankFromTheRealVocabIsAppendedNormalized) {
   VLB_REQUIRE_SHARED_DATA(shared);
   TempDir dir;
   const std::string v = shared + "/clip_vit_b32/vocab";
@@ -69,7 +70,7 @@ TEST(CoderConvert, TextBankFromTheRealVocabIsAppendedNormalised) {
   EXPECT_TRUE(ds.texts.cls.eq(-1).all().item<bool>());
   EXPECT_TRUE(ds.texts.type.eq(-1).all().item<bool>());
   EXPECT_EQ(ds.texts.strings[0], "person");
-  // Row 0 of the raw COCO file, normalised here (float16 storage: 1e-3 tolerance).
+  // Row 0 of the raw COCO file, normalized here (float16 storage: 1e-3 tolerance).
   auto raw = vlb::read_npy(v + "/coco_text_features.npy").to(torch::kFloat)[0];
   EXPECT_TRUE(torch::allclose(ds.texts.features[0], raw / raw.norm(), 0, 1e-3));
   // A bank with the wrong width is refused, naming the file, and nothing is written.
@@ -87,16 +88,33 @@ TEST(CoderConvert, TextBankFromTheRealVocabIsAppendedNormalised) {
 
 namespace {
 
-// Independent reference: /tmp-free numpy script in docs/coder.md ("numpy reference") computed the
-// top-1 counts below from the .npy files (fp16 bank rows normalised then rounded to fp16, as the
-// converter stores them): oxford_pets test 3669 rows, dtd test 1692 rows, all train rows as the
-// cache, no search (Tip-Adapter alpha 1 beta 5.5; CODER-Adapter alpha 1 beta 30, all 1,648 texts).
+// Independent reference: tests/coder/coder_reference.py (numpy, float64) computes these top-1
+// counts from the .npy files (bank rows normalized then rounded to fp16, as the converter stores
+// them): oxford_pets test 3669 rows, dtd test 1692 rows, all train rows as the cache, no search
+// (Tip-Adapter alpha 1 beta 5.5; CODER-Adapter alpha 1 beta 30, all 1,648 texts).
+struct RealCase { const char* ds; int64_t test_rows, ncm, tip, coder; };
+const RealCase kRealCases[] = {{"oxford_pets", 3669, 2751, 2723, 2701}, {"dtd", 1692, 1014, 1016, 1044}};
+
+// The committed script reproduces the counts the C++ test below is held to.
+TEST(CoderRealData, NumpyReferenceScriptGivesThePinnedCounts) {
+  VLB_REQUIRE_SHARED_DATA(shared);
+  const std::string py = vlb::test::system_python_with("numpy");
+  if (py.empty()) GTEST_SKIP() << "/usr/bin/python3 with numpy not available: numpy reference skipped";
+  std::string expected;
+  for (const auto& c : kRealCases)
+    expected += fmt::format("{} {} {} {} {}\n", c.ds, c.test_rows, c.ncm, c.tip, c.coder);
+  auto r = vlb::test::run_command("OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 " + py + " " +
+                                  vlb::test::source_dir() + "/tests/coder/coder_reference.py " + shared +
+                                  "/clip_vit_b32 oxford_pets dtd");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, expected);
+}
+
 TEST(CoderRealData, AdaptersMatchAnIndependentNumpyComputation) {
   VLB_REQUIRE_SHARED_DATA(shared);
   TempDir dir;
   const std::string v = shared + "/clip_vit_b32/vocab";
-  struct Case { const char* ds; int64_t ncm, tip, coder; };
-  for (const Case& c : {Case{"oxford_pets", 2751, 2723, 2701}, Case{"dtd", 1014, 1016, 1044}}) {
+  for (const RealCase& c : kRealCases) {
     auto r = run_cli(std::string("convert npy --dir ") + shared + "/clip_vit_b32/" + c.ds + " --out " +
                      (dir / (std::string(c.ds) + ".h5")) + " --text-bank " + v + "/lvis_v1_text_features.npy" +
                      " --text-bank " + v + "/coco_text_features.npy --text-bank " + v + "/objects365_text_features.npy");

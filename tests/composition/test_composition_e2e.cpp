@@ -1,5 +1,6 @@
-// End to end: the ablation spec through the CLI (the paper's claims, the committed baseline,
-// determinism) and `vlb convert sugarcrepe` on the real SugarCrepe JSON files.
+// End to end: the ablation spec through the CLI (the orderings the papers report, on synthetic
+// data whose captions and towers are built to carry them: synth_composition.h), the committed
+// baseline, determinism, and `vlb convert sugarcrepe` on the real SugarCrepe JSON files.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -18,14 +19,10 @@ using vlb::test::TempDir;
 
 namespace {
 
+// The sweep is shared with every test process of this build (shared_sweep): read-only here.
 class CompositionSynth : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    vlb::test::run_spec_and_report("composition_synth", dir_->path());
-  }
-  static void TearDownTestSuite() { delete dir_; }
-  static std::string exp() { return dir_->path() + "/composition_synth"; }
+  static std::string exp() { return vlb::test::shared_sweep("composition_synth").experiment_dir; }
   // Mean over seeds of `metric` in the row whose label contains every part.
   static double mean(const std::string& metric, const std::vector<std::string>& parts) {
     std::ifstream f(exp() + "/leaderboard.json");
@@ -42,9 +39,7 @@ class CompositionSynth : public ::testing::Test {
     return mean(metric, {"caption_source=" + captions, "text_tower=" + tower, "epochs=30", "hard_negatives=false",
                          "sentence_sampling=false"});
   }
-  static TempDir* dir_;
 };
-TempDir* CompositionSynth::dir_ = nullptr;
 
 TEST_F(CompositionSynth, BetterCaptionsAndTheOrderAwareTowerRaiseSwapAndRelationAccuracy) {
   // Detailed captions raise swap and relation accuracy (the relation word is only in them).

@@ -76,11 +76,13 @@ class Boom : public Method {
   Prediction predict(const DataView&, const RunContext&) override { return {}; }
 };
 
-// Dies mid-run like a killed process: no exception, no cleanup.
+// Dies mid-run like a killed process: no exception, no cleanup. 97 is no exit code of vlb's
+// (3 would read as "some runs failed"), so a test sees that this process, not the runner, ended.
+inline constexpr int kCrashExitCode = 97;
 class Crash : public Method {
  public:
   void fit(const DataView&, const RunContext&) override {}
-  Prediction predict(const DataView&, const RunContext&) override { std::_Exit(3); }
+  Prediction predict(const DataView&, const RunContext&) override { std::_Exit(kCrashExitCode); }
 };
 
 class Acc : public Metric {

@@ -20,6 +20,15 @@ using vlb::test::TempDir;
 
 const char* kChromium = "/usr/bin/chromium";
 
+// Why the browser checks cannot run here, or "" when they can: they need Chromium, and python3
+// to read Chromium's JSON net log.
+std::string browser_check_unavailable() {
+  if (!fs::exists(kChromium)) return std::string(kChromium) + " not installed: browser check skipped";
+  if (vlb::test::system_python_with("json").empty())
+    return "/usr/bin/python3 not available (it reads Chromium's net log): browser check skipped";
+  return "";
+}
+
 std::string chromium_cmd(const TempDir& dir, const std::string& extra) {
   // Flags for running as root in a container, with nothing that phones home.
   return std::string(kChromium) +
@@ -105,7 +114,7 @@ print('\n'.join(sorted(bad)), end='')
 }
 
 TEST(ReportPage, TheBrowserCheckCatchesExternalRequestsAndConsoleErrors) {
-  if (!fs::exists(kChromium)) GTEST_SKIP() << kChromium << " not installed: browser check skipped";
+  if (auto why = browser_check_unavailable(); !why.empty()) GTEST_SKIP() << why;
   TempDir dir;
   // Reserved example domains; the request fails offline, but it is attempted and logged.
   vlb::test::write_text(dir / "bad.html",
@@ -117,12 +126,11 @@ TEST(ReportPage, TheBrowserCheckCatchesExternalRequestsAndConsoleErrors) {
   EXPECT_NE(f.console.find("boom"), std::string::npos) << f.console;
 }
 
-// Runs `spec`, writes its page and checks it as a person would; returns the page's directory.
-void check_page_in_chromium(const TempDir& dir, const std::string& spec, const std::string& exp_name,
-                            size_t expected_cells, size_t min_plots, bool keep_screenshot) {
-  auto run = run_cli("run " + spec + " --results " + dir.path());
-  ASSERT_EQ(run.exit_code, 0) << run.output;
-  std::string exp = dir / exp_name;
+// Writes the page of experiments/specs/<spec>.yaml (a copy of its shared sweep) and checks it as
+// a person would.
+void check_page_in_chromium(const TempDir& dir, const std::string& spec, size_t expected_cells,
+                            size_t min_plots, bool keep_screenshot) {
+  std::string exp = vlb::test::copy_experiment(vlb::test::shared_sweep(spec).experiment_dir, dir.path());
   auto rep = run_cli("report " + exp + " --html");
   ASSERT_EQ(rep.exit_code, 0) << rep.output;
   std::string page = exp + "/report.html";
@@ -165,18 +173,18 @@ void check_page_in_chromium(const TempDir& dir, const std::string& spec, const s
 }
 
 TEST(ReportPage, QuickstartRendersCleanlyInHeadlessChromium) {
-  if (!fs::exists(kChromium)) GTEST_SKIP() << kChromium << " not installed: browser check skipped";
+  if (auto why = browser_check_unavailable(); !why.empty()) GTEST_SKIP() << why;
   TempDir dir;
   // 3 methods x 2 shot settings; bar chart, metric vs shots, one cost scatter per column.
-  check_page_in_chromium(dir, "experiments/specs/quickstart.yaml", "quickstart", 6, 3, true);
+  check_page_in_chromium(dir, "quickstart", 6, 3, true);
 }
 
 TEST(ReportPage, MethodSweepRendersCleanlyInHeadlessChromium) {
-  if (!fs::exists(kChromium)) GTEST_SKIP() << kChromium << " not installed: browser check skipped";
+  if (auto why = browser_check_unavailable(); !why.empty()) GTEST_SKIP() << why;
   TempDir dir;
   // CODER's CI sweep: 8 rows (three text-type settings of coder_zeroshot, coder_star, the two
   // adapters, two baselines) x 2 shot settings.
-  check_page_in_chromium(dir, "experiments/specs/coder_synth.yaml", "coder_synth", 16, 3, false);
+  check_page_in_chromium(dir, "coder_synth", 16, 3, false);
 }
 
 }  // namespace

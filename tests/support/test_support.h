@@ -20,11 +20,15 @@ class TempDir {
 };
 
 struct CommandResult {
+  // The command's exit status. A command killed by a signal reads 128 + the signal number (139
+  // for SIGSEGV, 134 for SIGABRT), as the shell reports it, so it never equals a documented exit
+  // code (0 ok, 1 regression, 2 bad input, 3 some runs failed); -1 if the shell itself did not
+  // exit normally.
   int exit_code = -1;
   std::string output;  // stdout and stderr together
 };
 
-/// Runs a shell command, capturing stdout+stderr.
+/// Runs a shell command (`sh -c`), capturing stdout+stderr.
 CommandResult run_command(const std::string& cmd);
 
 /// Runs the built CLI (`vlb ARGS`) from `cwd` (default: the source root).
@@ -47,6 +51,24 @@ void expect_passes_baseline(const std::string& name, const std::string& experime
 /// on a non-zero exit). Returns the experiment directory, results_root/<name>.
 std::string run_spec_and_report(const std::string& name, const std::string& results_root);
 
+/// experiments/specs/<name>.yaml, run and reported (`vlb report`) once per build and shared by
+/// every test process: CTest runs each test in a process of its own, so a SetUpTestSuite sweep
+/// would otherwise rerun once per test. Kept in <build>/test-cache/<name>-<key>, where key is a
+/// SHA-256 of the vlb binary and of the spec's plan (`vlb run --dry-run`, which lists every run
+/// key), so a changed binary, spec or included file computes afresh; a file lock makes concurrent
+/// tests wait for one computation. Treat it as read-only: copy_experiment() before writing into
+/// it. With VLB_TEST_FRESH=1 each process computes a private copy (the old behaviour). Every
+/// computation appends a line to <build>/test-cache/sweeps.log. gtest failures when the run or
+/// the report exits non-zero (nothing is cached then).
+struct SharedSweep {
+  std::string experiment_dir;  // .../<name>
+  std::string run_output;      // what `vlb run` printed
+};
+const SharedSweep& shared_sweep(const std::string& name);
+
+/// Copies `experiment_dir` to dest_root/<its name> and returns the copy's path.
+std::string copy_experiment(const std::string& experiment_dir, const std::string& dest_root);
+
 /// The seed mean of `metric` in the first column of the leaderboard row that is exactly `row` or
 /// starts with "row (" (experiment_dir/leaderboard.json, written by `vlb report`); a gtest failure
 /// and 0 when there is no such row.
@@ -56,7 +78,8 @@ double leaderboard_mean(const std::string& experiment_dir, const std::string& ro
 /// ../shared/data next to the checkout, or "" when absent (a user's fresh clone).
 std::string shared_data_dir();
 
-/// Debian's system python3 with numpy/h5py (not a virtualenv): "" when unavailable.
+/// "/usr/bin/python3" (Debian's system python, never a virtualenv or pyenv python3 on PATH) when
+/// it imports every module of `modules` ("numpy, h5py"); "" otherwise.
 std::string system_python_with(const std::string& modules);
 
 void write_text(const std::string& path, const std::string& content);

@@ -112,17 +112,22 @@ void register_builtin_writers(ReportWriterRegistry& reg);  // markdown, csv, jso
 
 // ---- Regression gate --------------------------------------------------------------------------
 // Baseline file: {"entries": [{"row": ROW, "column": COL, "metric": M, "expected": x,
-//   "direction": "higher_is_better"|"lower_is_better", "abs_tol": a, "rel_tol": r,
+//   "direction": "higher_is_better"|"lower_is_better"|"both"|"exact", "abs_tol": a, "rel_tol": r,
 //   "gate": true, "note": "..."}]}. A row/column pair names a leaderboard cell (mean over seeds).
+// docs/ci.md says when to use which direction.
 
 struct CheckResult {
   std::string table_markdown;  // expected, actual, delta, allowed, status per entry
-  int failures = 0;            // gated regressions + missing cells
+  int failures = 0;            // gated regressions, changes of two-sided entries, missing cells
   int improvements = 0;        // beyond tolerance in the good direction ("consider blessing")
+  std::vector<std::string> warnings;  // gated one-sided entries that sit at a bound (cannot fail)
 };
 
-/// allowed = max(abs_tol, rel_tol * |expected|). A gated entry fails when the cell moved more than
-/// `allowed` in the bad direction or is missing; `gate: false` entries only report ("info").
+/// allowed = max(abs_tol, rel_tol * |expected|). A gated entry fails when the cell is missing or
+/// NaN, or moved more than `allowed`: in the bad direction (higher_is_better, lower_is_better),
+/// either way (both), or at all (exact: no tolerance allowed). `gate: false` entries only report
+/// ("info"). A one-sided entry within `allowed` of its metric's bound in the bad direction (0 for
+/// higher_is_better, 1 or 100 for lower_is_better) cannot fail: it is listed in `warnings`.
 /// DataError (naming the file and e.g. "entries[2].expected") on a missing or malformed file.
 CheckResult check_baseline(const std::string& baseline_file, const Leaderboard& lb);
 
@@ -132,7 +137,9 @@ CheckResult check_baseline(const std::string& baseline_file, const Leaderboard& 
 /// An empty `metrics` means every metric of `lb`; a named metric absent from `lb` is an Error.
 /// A missing baseline file is created (as if add_missing). New entries: abs_tol 1e-6, rel_tol 0,
 /// gate true, direction from lb, note "blessed YYYY-MM-DD" (UTC).
-void bless_baseline(const std::string& baseline_file, const Leaderboard& lb,
-                    const std::vector<std::string>& metrics, bool add_missing);
+/// A gated one-sided entry (new or kept) whose expected value sits at its bound, as check_baseline
+/// defines it, is written as "direction": "both"; the returned warnings name each one.
+std::vector<std::string> bless_baseline(const std::string& baseline_file, const Leaderboard& lb,
+                                        const std::vector<std::string>& metrics, bool add_missing);
 
 }  // namespace vlb
