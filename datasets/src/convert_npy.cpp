@@ -199,6 +199,20 @@ Dataset convert_npy(const ConvertNpyOptions& o) {
       ds.texts.partner = o.text_partners.empty()
                              ? torch::full({T}, -1, torch::kLong)
                              : read_codes(o.text_partners, -1, C, "partner class ids");
+      // The reader refuses a pair text without a class and a different partner class: refuse it
+      // here, before anything is written, and name the row.
+      const auto pair = static_cast<int8_t>(TextType::kPair);
+      at::Tensor bad = (ds.texts.type.eq(pair) & (ds.texts.cls.lt(0) | ds.texts.partner.lt(0) |
+                                                  ds.texts.cls.eq(ds.texts.partner)))
+                           .nonzero();
+      if (bad.numel() > 0) {
+        const int64_t r = bad[0][0].item<int64_t>();
+        throw DataError(o.text_types, fmt::format("row {}", r),
+                        fmt::format("a pair text (type {}) needs a class and a different partner "
+                                    "class (--text-classes, --text-partners), got class {} partner {}",
+                                    pair, ds.texts.cls[r].item<int64_t>(),
+                                    ds.texts.partner[r].item<int64_t>()));
+      }
     } else if (!o.text_partners.empty()) {
       throw ConfigError("convert npy: --text-partners needs --text-types");
     }

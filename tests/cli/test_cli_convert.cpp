@@ -85,6 +85,12 @@ TEST(CliConvertNpy, TextTypesAndPartnersReachTheFile) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "short.npy")) << r.output;
   EXPECT_TRUE(contains(r.output, "T=6")) << r.output;
+  // A pair text (row 5) without --text-partners: refused at convert, not later by the reader.
+  r = run_cli("convert npy --dir " + t / "in" + " --out " + t / "x.h5" + texts + " --text-types " +
+              t / "types.npy");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "types.npy: row 5")) << r.output;
+  EXPECT_TRUE(contains(r.output, "partner")) << r.output;
   EXPECT_FALSE(fs::exists(t / "x.h5"));
 }
 

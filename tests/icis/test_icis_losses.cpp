@@ -110,7 +110,7 @@ TEST(IcisInjection, CostaWavgNormScaleAndConse) {
   EXPECT_NEAR(item(s[0][2]), 1.0 / (e * std::sqrt(2.0)), 1e-6);
 }
 
-TEST(IcisInjection, ConseTopTKeepsTheMostProbableSeenClassesRenormalised) {
+TEST(IcisInjection, ConseTopTKeepsTheMostProbableSeenClassesRenormalized) {
   // p = (1, 2, 3) / 6; top-2 keeps (0, 2, 3) / 5, so e = (0, 0.4, 0.6) over one-hot descriptors.
   auto logits = torch::log(torch::tensor({{1.0, 2.0, 3.0}}));
   auto eye = torch::eye(3);

@@ -230,7 +230,7 @@ TEST(FewShot, SamplesKPerClassDeterministicallyBySeed) {
 }
 
 // The embedded generator must rank the baselines as the CLIP / Tip-Adapter papers do at 16 shots.
-TEST(Synthetic, BaselinesRankAsInThePapers) {
+TEST(Synthetic, LinearProbeBeatsNcmBeatsZeroShotAsTheGeneratorIsBuiltTo) {
   Dataset ds = generate_synth(SynthOptions{});
   auto acc = [&](const std::string& name) {
     torch::manual_seed(0);

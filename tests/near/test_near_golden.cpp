@@ -1,5 +1,5 @@
 // Golden tests for NeaR's pieces: the assignment solver (against brute force), the cACC / NMI /
-// ARI / sACC metrics (hand-worked values), the 1-D GMM EM, canonicalisation, candidate sets and
+// ARI / sACC metrics (hand-worked values), the 1-D GMM EM, canonicalization, candidate sets and
 // the label simulator's calibration.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -184,7 +184,7 @@ vlb::Dataset tiny_dataset() {
   ds.descriptors["name_embedding"] =
       torch::tensor({{1.f, 0.f}, {0.f, 1.f}, {NAN, NAN}});
   ds.texts.strings = {"Red-Finch", "finch"};
-  ds.texts.features = torch::tensor({{2.f, 0.f}, {1.f, 1.f}});  // unnormalised on purpose
+  ds.texts.features = torch::tensor({{2.f, 0.f}, {1.f, 1.f}});  // unnormalized on purpose
   ds.texts.image = torch::tensor({0, 1}, torch::kLong);
   ds.texts.cls = torch::full({2}, -1, torch::kLong);
   ds.texts.source = torch::ones({2}, torch::kChar);
@@ -221,7 +221,7 @@ TEST(OpenVocabMetrics, SaccAndExactThroughTheRegistry) {
   auto s = run_metric("sacc", p, ds, y);
   EXPECT_NEAR(s.at("ov/sacc"), (1 + 2 / std::sqrt(2.0)) / 3, 1e-6);
   EXPECT_DOUBLE_EQ(s.at("ov/sacc_coverage"), 0.75);
-  // Exact after canonicalisation: only row 0 ("Red-Finch" == "red finch").
+  // Exact after canonicalization: only row 0 ("Red-Finch" == "red finch").
   EXPECT_DOUBLE_EQ(run_metric("name_exact", p, ds, y).at("ov/exact"), 0.25);
   // cACC: clusters {text 0: rows 0, 2 (classes 0, 2)}, {text 1: rows 1, 3 (1, 0)} -> 2 of 4.
   EXPECT_DOUBLE_EQ(run_metric("cacc", p, ds, y).at("ov/cacc"), 0.5);
@@ -308,7 +308,7 @@ TEST(Gmm, CleanProbabilityPicksTheLowLossComponent) {
   EXPECT_THROW(fit_gmm_1d({1.0, NAN}), vlb::Error);
 }
 
-// ---- canonicalisation, candidate sets, simulator -------------------------------------------
+// ---- canonicalization, candidate sets, simulator -------------------------------------------
 
 TEST(NearLabels, Canonicalisation) {
   EXPECT_EQ(vlb::canonical_label("  Spotted-Warbler. "), "spotted warbler");
