@@ -14,7 +14,7 @@
 
 #include "test_support.h"
 #include "vlb/datasets/feature_store.h"
-#include "vlb/datasets/h5.h"
+#include "vlb/datasets/hdf5.h"
 #include "vlb/datasets/npy.h"
 
 namespace fs = std::filesystem;
