@@ -80,29 +80,18 @@ const OptionTable<InjectorOptions>& injector_options() {
   return table;
 }
 
-// The three trained methods differ only in the injector defaults, which the table of each reads
-// from its struct's default member initialisers.
-struct IcisOptions {
+// The three trained methods share one options struct and differ only in the injector defaults,
+// which each entry's table reads from its prototype.
+struct TrainedOptions {
   InjectionOptions injection;
   InjectorOptions injector;
 };
-struct MlpInjectorOptions {
-  InjectionOptions injection;
-  InjectorOptions injector = single_mlp(0.0);
-};
-struct SubregOptions {
-  InjectionOptions injection;
-  InjectorOptions injector = single_mlp(0.001);
-};
 
-template <class O>
-const OptionTable<O>& trained_options() {
-  static const auto table = [] {
-    OptionTable<O> t;
-    t.include(&O::injection, injection_options()).include(&O::injector, injector_options());
-    return t;
-  }();
-  return table;
+OptionTable<TrainedOptions> trained_options(InjectorOptions defaults) {
+  OptionTable<TrainedOptions> t(TrainedOptions{InjectionOptions{}, defaults});
+  t.include(&TrainedOptions::injection, injection_options())
+      .include(&TrainedOptions::injector, injector_options());
+  return t;
 }
 
 torch::nn::Linear make_linear(int64_t in, int64_t out) {
@@ -206,12 +195,12 @@ class Injector final : public InjectionMethod {
 };
 
 // One Injector class serves three entries, so the entry hands it its name.
-template <class O>
-RegistryEntry<Method> injector_entry(EntryInfo info) {
-  return make_entry<Method, O>(info, trained_options<O>(),
-                               [name = info.name](const O& o) -> std::unique_ptr<Method> {
-                                 return std::make_unique<Injector>(o.injection, o.injector, name);
-                               });
+RegistryEntry<Method> injector_entry(EntryInfo info, InjectorOptions defaults) {
+  return make_entry<Method, TrainedOptions>(
+      info, trained_options(defaults),
+      [name = info.name](const TrainedOptions& o) -> std::unique_ptr<Method> {
+        return std::make_unique<Injector>(o.injection, o.injector, name);
+      });
 }
 
 // ---- the training-free baselines: conse, costa, vgse_wavg, vgse_smo ----------------------------
@@ -400,15 +389,18 @@ class Conse final : public InjectionMethod {
 void register_icis(MethodRegistry& reg) {
   using namespace icis;
   const std::vector<std::string> tags = {task_tag(Task::kGzsl), "trains"};
-  reg.add(injector_entry<IcisOptions>(
+  reg.add(injector_entry(
       {"icis", "ICIS: joint autoencoders inject unseen-class classifier rows from descriptors",
-       tags}));
-  reg.add(injector_entry<MlpInjectorOptions>(
+       tags},
+      InjectorOptions{}));
+  reg.add(injector_entry(
       {"mlp_injector",
-       "single MLP a -> [w|b] regressed on the seen classifier (MSE or cosine)", tags}));
-  reg.add(injector_entry<SubregOptions>(
+       "single MLP a -> [w|b] regressed on the seen classifier (MSE or cosine)", tags},
+      single_mlp(0.0)));
+  reg.add(injector_entry(
       {"subreg", "single MLP + subspace-projection regulariser (Sub.Reg., Akyurek et al.)",
-       tags}));
+       tags},
+      single_mlp(0.001)));
   reg.add(make_entry<Method, Conse>(
       {"conse", "ConSE: softmax-weighted seen descriptors, cosine to every class descriptor",
        tags},
