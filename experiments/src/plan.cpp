@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -58,6 +59,7 @@ std::string resolved_config_yaml(const RunConfig& c) {
   y << YAML::Key << "ablation" << YAML::Value << YAML::DoubleQuoted << c.ablation;
   y << YAML::Key << "dataset" << YAML::Value << YAML::BeginMap;
   y << YAML::Key << "eval_split" << YAML::Value << c.eval_split;
+  if (!c.dataset_name.empty()) y << YAML::Key << "name" << YAML::Value << YAML::DoubleQuoted << c.dataset_name;
   y << YAML::Key << "params" << YAML::Value;
   emit_params(y, c.dataset_params);
   y << YAML::Key << "shots" << YAML::Value << c.shots;
@@ -83,6 +85,9 @@ std::string resolved_config_yaml(const RunConfig& c) {
   }
   y << YAML::EndSeq;
   y << YAML::Key << "runtime" << YAML::Value << YAML::BeginMap;
+  y << YAML::Key << "predictions" << YAML::Value << c.predictions;
+  y << YAML::Key << "predictions_max_mb" << YAML::Value << float_text(c.predictions_max_mb);
+  y << YAML::Key << "predictions_topk" << YAML::Value << c.predictions_topk;
   y << YAML::Key << "seed" << YAML::Value << c.seed;
   y << YAML::Key << "threads" << YAML::Value << c.threads;
   y << YAML::EndMap;
@@ -117,6 +122,13 @@ std::string run_key_json(const RunConfig& c, const std::string& fingerprint,
   j["threads"] = c.threads;
   j["ablation"] = c.ablation;
   return j.dump();  // nlohmann::json objects are std::map-backed: keys come out sorted
+}
+
+std::string dataset_display_name(const RunConfig& c, const Dataset& ds) {
+  if (!c.dataset_name.empty()) return c.dataset_name;
+  if (!ds.name.empty()) return ds.name;
+  if (!ds.path.empty()) return std::filesystem::path(ds.path).stem().string();
+  return c.dataset_source;
 }
 
 std::string run_key(const RunConfig& c, const std::string& fingerprint, const Registries& reg) {

@@ -234,7 +234,8 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
               {"wall_seconds", out.seconds},
               {"cpu_seconds", cpu_seconds() - cpu0},
               {"dataset",
-               {{"source", c.dataset_source},
+               {{"name", dataset_display_name(c, ds)},
+                {"source", c.dataset_source},
                 {"path", ds.path},
                 {"fingerprint", ds.fingerprint},
                 {"feature_dtype", ds.feature_dtype}}}};

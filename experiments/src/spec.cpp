@@ -248,8 +248,12 @@ std::string display(const Node& n) {
 RunConfig resolve_tree(const Node& tree, const Registries& reg) {
   RunConfig cfg;
   const Node& ds = yamlr::expect_map(*tree.find("dataset"));
-  yamlr::check_keys(ds, {"source", "params", "train_split", "eval_split", "shots"});
+  yamlr::check_keys(ds, {"source", "name", "params", "train_split", "eval_split", "shots"});
   const Node& src = yamlr::require(ds, "source");
+  if (const Node* n = ds.find("name")) {
+    cfg.dataset_name = yamlr::as_string(*n);
+    if (cfg.dataset_name.empty()) yamlr::fail(*n, "a dataset name may not be empty");
+  }
   const auto& src_entry = lookup(reg.datasets, src);
   cfg.dataset_source = src_entry.name;
   cfg.dataset_params =
@@ -272,6 +276,22 @@ RunConfig resolve_tree(const Node& tree, const Registries& reg) {
       int64_t threads = yamlr::as_int(*t);
       if (threads < 1 || threads > 1024) yamlr::fail(*t, fmt::format("{} is out of range [1, 1024]", threads));
       cfg.threads = static_cast<int>(threads);
+    }
+    if (const Node* p = rt->find("predictions")) {
+      cfg.predictions = yamlr::as_string(*p);
+      static const char* kModes[] = {"auto", "full", "topk", "none"};
+      if (std::find(std::begin(kModes), std::end(kModes), cfg.predictions) == std::end(kModes))
+        yamlr::fail(*p, "'" + cfg.predictions + "' is not one of auto, full, topk, none");
+    }
+    if (const Node* k = rt->find("predictions_topk")) {
+      cfg.predictions_topk = yamlr::as_int(*k);
+      if (cfg.predictions_topk < 1 || cfg.predictions_topk > 100000)
+        yamlr::fail(*k, fmt::format("{} is out of range [1, 100000]", cfg.predictions_topk));
+    }
+    if (const Node* m = rt->find("predictions_max_mb")) {
+      cfg.predictions_max_mb = std::get<double>(yamlr::to_param_value(*m, ParamType::kFloat));
+      if (!(cfg.predictions_max_mb > 0))
+        yamlr::fail(*m, fmt::format("{} is out of range (0, inf]", cfg.predictions_max_mb));
     }
   }
   return cfg;
@@ -329,7 +349,7 @@ ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::st
   runtime.path = "runtime";
   if (const Node* rt = root.find("runtime")) {
     yamlr::expect_map(*rt);
-    yamlr::check_keys(*rt, {"threads", "seeds"});
+    yamlr::check_keys(*rt, {"threads", "seeds", "predictions", "predictions_topk", "predictions_max_mb"});
     runtime = *rt;
     if (const Node* s = rt->find("seeds")) {
       seeds.clear();
@@ -347,7 +367,7 @@ ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::st
   SweepContext ctx;
   ctx.reg = &reg;
   {
-    yamlr::check_keys(dataset, {"source", "params", "train_split", "eval_split", "shots"});
+    yamlr::check_keys(dataset, {"source", "name", "params", "train_split", "eval_split", "shots"});
     const auto& src = lookup(reg.datasets, yamlr::require(dataset, "source"));
     ctx.dataset_schema = &src.schema;
     ctx.dataset_source = src.name;

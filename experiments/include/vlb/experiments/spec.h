@@ -23,6 +23,7 @@ struct MetricConfig {
 struct RunConfig {
   std::string experiment;
   std::string dataset_source;
+  std::string dataset_name;  // spec `dataset.name`; "" = the file's own name (root attr "dataset")
   Params dataset_params;
   std::string train_split = "train";
   std::string eval_split = "test";
@@ -32,6 +33,11 @@ struct RunConfig {
   std::vector<MetricConfig> metrics;
   int threads = 1;
   uint64_t seed = 0;
+  // Per-sample predictions kept in the run directory (datasets/RESULTS.md). Not part of the run
+  // key: they change what is stored, never the numbers.
+  std::string predictions = "auto";  // auto | full | topk | none
+  int64_t predictions_topk = 10;     // k of the top-k form
+  double predictions_max_mb = 64;    // auto: full [n, C] scores up to this size, else top-k
   std::string ablation;  // "" = the full (unpatched) configuration
   /// Swept values for display only ("spread" -> "0.4"), in axis order.
   std::vector<std::pair<std::string, std::string>> swept;
@@ -56,6 +62,10 @@ std::string resolved_config_yaml(const RunConfig& cfg);
 /// The canonical JSON that is hashed into the run key (SPEC.md "Run key").
 std::string run_key_json(const RunConfig& cfg, const std::string& dataset_fingerprint,
                          const Registries& reg);
+/// The name reports show for a run's dataset: spec `dataset.name`, else the file's own name (root
+/// attribute "dataset"), else the file's stem, else the source name. Never a path.
+std::string dataset_display_name(const RunConfig& cfg, const Dataset& ds);
+
 /// SHA-256 hex (64 chars) of run_key_json.
 std::string run_key(const RunConfig& cfg, const std::string& dataset_fingerprint,
                     const Registries& reg);
