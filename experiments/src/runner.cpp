@@ -317,6 +317,7 @@ SweepSummary run_experiment(const std::string& spec_path, const RunOptions& opts
   }
 
   fs::create_directories(plan.experiment_dir);
+  if (opts.record_plan) opts.record_plan(plan);
   remove_stale_temporaries(plan.experiment_dir);
   if (opts.jobs > 1) return run_local_parallel(plan, opts, out);
   // Once per sweep: the checkout does not change mid-run.

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <chrono>
@@ -170,120 +171,201 @@ std::map<std::string, std::map<int, std::string>> parse_squeue(const std::string
   return jobs;
 }
 
-ExperimentStatus experiment_status(const std::string& experiment_dir) {
+std::vector<RunReport> scan_run_dirs(const std::string& experiment_dir) {
+  static const std::regex run_name("[0-9a-f]{16}");
+  std::vector<RunReport> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(experiment_dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (!e.is_directory() || !std::regex_match(name, run_name)) continue;
+    RunReport r;
+    r.dir = e.path().string();
+    r.key = name;
+    try {
+      auto j = nlohmann::json::parse(read_file(r.dir + "/metrics.json"));
+      std::string key = j.value("run_key", "");
+      if (key.size() == 64 && key.compare(0, 16, name) == 0) {
+        r.key = key;
+        r.state = run_status(r.dir, key) == "ok" ? "done" : j.value("status", "") == "failed" ? "failed" : "";
+        std::string err = j.value("error", "");
+        r.error = err.substr(0, err.find('\n'));
+      }
+    } catch (const std::exception&) {
+    }
+    if (r.state.empty()) {
+      r.state = "failed";
+      if (r.error.empty()) r.error = "no readable metrics.json for this run key";
+    }
+    try {
+      r.method = YAML::LoadFile(r.dir + "/config.resolved.yaml")["method"]["name"].as<std::string>();
+    } catch (const std::exception&) {
+    }
+    r.log = fs::exists(r.dir + "/log.txt") ? r.dir + "/log.txt" : r.dir + "/metrics.json";
+    out.push_back(std::move(r));
+  }
+  std::sort(out.begin(), out.end(), [](const RunReport& x, const RunReport& y) { return x.dir < y.dir; });
+  return out;
+}
+
+ExperimentStatus experiment_status(const std::string& experiment_dir, const StatusOptions& opts) {
   ExperimentStatus st;
   st.experiment_dir = experiment_dir;
+  st.has_current = opts.current_keys.has_value();
   std::vector<Submission> subs = load_submissions(experiment_dir);
   st.has_plan = !subs.empty();
-  if (subs.empty()) {
-    // No Slurm plan: what the run directories say (a local sweep).
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(experiment_dir, ec)) {
-      std::string name = e.path().filename().string();
-      if (!e.is_directory() || name.empty() || name[0] == '.') continue;
-      std::string key;
-      try {
-        key = nlohmann::json::parse(read_file(e.path().string() + "/metrics.json"))
-                  .value("run_key", "");
-      } catch (const std::exception&) {
-      }
-      ++st.total;
-      std::string s = key.empty() ? "" : run_status(e.path().string(), key);
-      if (s == "ok") ++st.done;
-      else ++st.failed;
-    }
-    return st;
-  }
-
-  std::map<std::string, std::map<int, std::string>> jobs;
-  st.scheduler_available = query_scheduler(&jobs);
   const std::string& exp = experiment_dir;
   auto status_of = [&](const std::string& key) { return run_status(exp + "/" + key.substr(0, 16), key); };
 
-  for (const auto& sub : subs) {
-    std::map<int, std::string> sacct;
-    bool sacct_asked = false;
-    for (size_t t = 0; t < sub.plan.tasks.size(); ++t) {
-      TaskReport tr;
-      tr.submit_dir = sub.dir;
-      tr.job_id = sub.job_id;
-      tr.task = static_cast<int>(t);
-      tr.log = fmt::format("{}/logs/task-{}.out", sub.dir, t);
-      tr.runs = static_cast<int>(sub.plan.tasks[t].size());
-      for (const auto& k : sub.plan.tasks[t]) tr.runs_done += status_of(k) == "ok";
-      auto job = jobs.find(sub.job_id);
-      if (job != jobs.end()) {
-        auto it = job->second.find(tr.task);
-        if (it != job->second.end()) tr.scheduler_state = it->second;
-      }
-      bool active = !sub.job_id.empty() && is_active_state(tr.scheduler_state);
-      if (!st.scheduler_available && !sub.job_id.empty() && tr.runs_done < tr.runs) {
-        active = true;  // cannot tell: count it as in flight rather than failed
-      }
-      if (active) {
-        tr.state = tr.scheduler_state == "RUNNING" ? "running" : "queued";
-        for (const auto& k : sub.plan.tasks[t])
-          if (status_of(k) != "ok") st.active_keys.insert(k);
-      } else if (tr.runs_done == tr.runs) {
-        tr.state = "done";
-      } else {
-        tr.state = "failed";
-        if (tr.scheduler_state.empty() && !sub.job_id.empty()) {
-          if (!sacct_asked) sacct = query_sacct(sub.job_id), sacct_asked = true;
-          auto it = sacct.find(tr.task);
-          if (it != sacct.end()) tr.scheduler_state = it->second;
+  std::map<std::string, std::string> task_log, described, task_state;  // key -> latest task's
+  if (!subs.empty()) {
+    std::map<std::string, std::map<int, std::string>> jobs;
+    st.scheduler_available = query_scheduler(&jobs);
+    for (const auto& sub : subs) {
+      std::map<int, std::string> sacct;
+      bool sacct_asked = false;
+      for (const auto& r : sub.plan.runs) described[r.key] = r.description;
+      for (size_t t = 0; t < sub.plan.tasks.size(); ++t) {
+        TaskReport tr;
+        tr.submit_dir = sub.dir;
+        tr.job_id = sub.job_id;
+        tr.task = static_cast<int>(t);
+        tr.log = fmt::format("{}/logs/task-{}.out", sub.dir, t);
+        tr.runs = static_cast<int>(sub.plan.tasks[t].size());
+        for (const auto& k : sub.plan.tasks[t]) tr.runs_done += status_of(k) == "ok";
+        auto job = jobs.find(sub.job_id);
+        if (job != jobs.end()) {
+          auto it = job->second.find(tr.task);
+          if (it != job->second.end()) tr.scheduler_state = it->second;
         }
+        bool active = !sub.job_id.empty() && is_active_state(tr.scheduler_state);
+        if (!st.scheduler_available && !sub.job_id.empty() && tr.runs_done < tr.runs) {
+          active = true;  // cannot tell: count it as in flight rather than failed
+        }
+        if (active) {
+          tr.state = tr.scheduler_state == "RUNNING" ? "running" : "queued";
+          for (const auto& k : sub.plan.tasks[t])
+            if (status_of(k) != "ok") st.active_keys.insert(k);
+        } else if (tr.runs_done == tr.runs) {
+          tr.state = "done";
+        } else {
+          tr.state = "failed";
+          if (tr.scheduler_state.empty() && !sub.job_id.empty()) {
+            if (!sacct_asked) sacct = query_sacct(sub.job_id), sacct_asked = true;
+            auto it = sacct.find(tr.task);
+            if (it != sacct.end()) tr.scheduler_state = it->second;
+          }
+        }
+        for (const auto& k : sub.plan.tasks[t]) {
+          task_log[k] = tr.log;
+          task_state[k] = tr.scheduler_state;
+        }
+        st.tasks.push_back(std::move(tr));
       }
-      st.tasks.push_back(std::move(tr));
     }
+    // A key left undone by a finished task (and not taken up by a later, active one) failed.
+    for (const auto& sub : subs)
+      for (const auto& task : sub.plan.tasks)
+        for (const auto& k : task)
+          if (status_of(k) != "ok" && !st.active_keys.count(k) && !sub.job_id.empty())
+            st.failed_keys.insert(k);
   }
-  // A key left undone by a finished task (and not taken up by a later, active one) failed.
-  for (const auto& sub : subs)
-    for (const auto& k : [&] {
-           std::vector<std::string> ks;
-           for (const auto& task : sub.plan.tasks) ks.insert(ks.end(), task.begin(), task.end());
-           return ks;
-         }())
-      if (status_of(k) != "ok" && !st.active_keys.count(k) && !sub.job_id.empty())
-        st.failed_keys.insert(k);
 
-  std::set<std::string> keys;
-  for (const auto& r : subs.back().plan.runs) keys.insert(r.key);
-  st.total = static_cast<int>(keys.size());
-  for (const auto& k : keys) {
-    std::string s = status_of(k);
-    if (s == "ok") ++st.done;
-    else if (st.active_keys.count(k)) ++st.active;
-    else if (s == "failed" || st.failed_keys.count(k)) ++st.failed;
-    else ++st.pending;
+  std::vector<RunReport> dirs = scan_run_dirs(experiment_dir);
+  std::map<std::string, const RunReport*> by_key;
+  for (const auto& d : dirs) by_key[d.key] = &d;
+
+  // The runs that make up the experiment now.
+  std::vector<std::string> keys;
+  if (opts.current_keys) {
+    keys = *opts.current_keys;
+  } else if (!subs.empty()) {
+    for (const auto& r : subs.back().plan.runs) keys.push_back(r.key);
+  } else {
+    for (const auto& d : dirs) keys.push_back(d.key);
   }
+  std::set<std::string> counted;
+  for (const auto& k : keys) {
+    if (!counted.insert(k).second) continue;
+    RunReport r;
+    auto it = by_key.find(k);
+    if (it != by_key.end()) r = *it->second;
+    r.key = k;
+    r.dir = exp + "/" + k.substr(0, 16);
+    if (r.method.empty() && described.count(k)) r.method = described[k].substr(0, described[k].find(' '));
+    if (r.state == "done") {
+    } else if (st.active_keys.count(k)) {
+      r.state = "active";
+    } else if (r.state == "failed" || st.failed_keys.count(k)) {
+      if (r.state != "failed") {
+        std::string why = task_state[k].empty() ? "" : " (" + task_state[k] + ")";
+        r.error = "its Slurm task ended without a result" + why;
+      }
+      r.state = "failed";
+      if (r.log.empty() || (!fs::exists(r.dir + "/log.txt") && task_log.count(k))) r.log = task_log[k];
+    } else {
+      r.state = "pending";
+    }
+    st.done += r.state == "done";
+    st.failed += r.state == "failed";
+    st.active += r.state == "active";
+    st.pending += r.state == "pending";
+    st.runs.push_back(std::move(r));
+  }
+  st.total = static_cast<int>(st.runs.size());
+  for (const auto& d : dirs)
+    if (!counted.count(d.key)) st.stale.push_back(d);
   return st;
 }
 
-void print_status(const ExperimentStatus& st, std::ostream& out) {
+void print_status(const ExperimentStatus& st, std::ostream& out, bool all) {
   out << fmt::format("{}: {} runs: {} done, {} failed, {} queued or running, {} pending\n",
                      st.experiment_dir, st.total, st.done, st.failed, st.active, st.pending);
-  if (!st.has_plan) {
-    out << "(no Slurm submission: counts are from the run directories alone)\n";
-    return;
+  if (st.has_current) {
+    out << "(the runs of the current plan, .plan/current.json)\n";
+  } else if (st.has_plan) {
+    out << "(no .plan/current.json: the runs of the latest Slurm submission)\n";
+  } else {
+    out << "(no .plan/current.json: every run directory counts)\n";
   }
-  if (!st.scheduler_available)
+  if (!st.stale.empty()) {
+    int ok = 0;
+    for (const auto& r : st.stale) ok += r.state == "done";
+    out << fmt::format("{} other run directories, not in that plan: {} done, {} failed{}\n",
+                       st.stale.size(), ok, st.stale.size() - static_cast<size_t>(ok),
+                       all ? "" : " (--all lists them; `vlb prune` removes them)");
+  }
+  if (st.has_plan && !st.scheduler_available)
     out << "squeue could not be asked: unfinished tasks of submitted jobs are counted as in "
            "flight\n";
-  std::map<std::string, std::map<std::string, int>> per_job;  // job -> state -> tasks
-  for (const auto& t : st.tasks) ++per_job[t.job_id.empty() ? "(not submitted)" : t.job_id][t.state];
-  for (const auto& [job, counts] : per_job) {
-    std::string parts;
-    for (const auto& [state, n] : counts) parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", n, state);
-    out << fmt::format("  job {}: {}\n", job, parts);
+  if (st.has_plan) {
+    std::map<std::string, std::map<std::string, int>> per_job;  // job -> state -> tasks
+    for (const auto& t : st.tasks) ++per_job[t.job_id.empty() ? "(not submitted)" : t.job_id][t.state];
+    for (const auto& [job, counts] : per_job) {
+      std::string parts;
+      for (const auto& [state, n] : counts) parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", n, state);
+      out << fmt::format("  job {}: {}\n", job, parts);
+    }
+    for (const auto& t : st.tasks) {
+      if (t.state != "failed") continue;
+      out << fmt::format("  failed: job {} task {} ({}{}/{} runs done) log: {}\n", t.job_id, t.task,
+                         t.scheduler_state.empty() ? "" : t.scheduler_state + ", ", t.runs_done,
+                         t.runs, t.log);
+    }
   }
-  for (const auto& t : st.tasks) {
-    if (t.state != "failed") continue;
-    out << fmt::format("  failed: job {} task {} ({}{}/{} runs done) log: {}\n", t.job_id, t.task,
-                       t.scheduler_state.empty() ? "" : t.scheduler_state + ", ", t.runs_done,
-                       t.runs, t.log);
+  if (st.failed > 0) {
+    out << "failed runs:\n";
+    for (const auto& r : st.runs)
+      if (r.state == "failed")
+        out << fmt::format("  {} {}: {}\n    log: {}\n", r.key.substr(0, 16),
+                           r.method.empty() ? "?" : r.method, r.error, r.log.empty() ? "-" : r.log);
   }
-  if (st.failed > 0)
+  if (all && !st.stale.empty()) {
+    out << "runs not in the plan:\n";
+    for (const auto& r : st.stale)
+      out << fmt::format("  {} {}: {}{}\n", r.key.substr(0, 16), r.method.empty() ? "?" : r.method,
+                         r.state, r.state == "failed" ? " (" + r.error + ")" : "");
+  }
+  if (st.failed > 0 && st.has_plan)
     out << "  resubmit the failed runs alone: vlb run SPEC --backend slurm --only-failed\n";
 }
 
@@ -327,6 +409,11 @@ SlurmSubmission submit_slurm(const std::string& spec_path, const RunOptions& opt
                                   "into an #SBATCH --output line",
                                   exp_abs));
 
+  // The spec now owns the directory even when nothing is left to submit.
+  if (!opts.dry_run && opts.record_plan) {
+    fs::create_directories(plan.experiment_dir);
+    opts.record_plan(plan);
+  }
   std::vector<std::string> keys = runnable_keys(plan, opts.force);
   ExperimentStatus st = experiment_status(plan.experiment_dir);
   size_t before = keys.size();

@@ -12,6 +12,9 @@
 #include "vlb/experiments/builtins.h"
 #include "vlb/experiments/runner.h"
 #include "vlb/experiments/slurm.h"
+#include "vlb/experiments/spec.h"
+#include "vlb/reports/current_plan.h"
+#include "vlb/core/clock.h"
 
 namespace vlb::cli {
 namespace {
@@ -21,6 +24,17 @@ std::string self_executable() {
   ssize_t n = readlink("/proc/self/exe", buf, PATH_MAX);
   if (n <= 0) throw Error("cannot resolve /proc/self/exe: the path of this vlb binary is needed");
   return std::string(buf, static_cast<size_t>(n));
+}
+
+// The plan `vlb run` executes owns its results directory from now on (status, prune, report).
+void record_current_plan(const Plan& plan) {
+  CurrentPlan cp;
+  cp.experiment = plan.experiment;
+  cp.spec = plan.spec_path;
+  cp.overrides = plan.overrides;
+  cp.written_at = utc_now();
+  for (const auto& r : plan.runs) cp.keys.push_back(r.key);
+  write_current_plan(plan.experiment_dir, cp);
 }
 
 }  // namespace
@@ -72,6 +86,7 @@ Command add_run_command(CLI::App& app) {
       ->capture_default_str();
   return {sub, [st] {
             st->opts.progress = !st->no_progress && interactive();
+            st->opts.record_plan = record_current_plan;
             if (st->backend == "local") {
               if (st->slurm.only_failed || st->wait || !st->slurm.partition.empty() ||
                   !st->slurm.time.empty() || !st->slurm.mem.empty() || st->slurm.array_limit)

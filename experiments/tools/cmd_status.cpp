@@ -1,24 +1,31 @@
-// `vlb status results/<exp>`: done/failed/queued/pending runs of an experiment, from its run
-// directories and (for Slurm submissions) squeue/sacct; failed array tasks with their log paths.
+// `vlb status results/<exp>`: done/failed/queued/pending runs of the experiment's current plan
+// (.plan/current.json, written by `vlb run`), from its run directories and (for Slurm submissions)
+// squeue/sacct; failed runs with their error and log, failed array tasks with their log paths.
 #include <filesystem>
 #include <iostream>
 
 #include "commands.h"
 #include "vlb/core/error.h"
 #include "vlb/experiments/slurm.h"
+#include "vlb/reports/current_plan.h"
 
 namespace vlb::cli {
 
 Command add_status_command(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
+  auto all = std::make_shared<bool>(false);
   auto* sub = app.add_subcommand(
       "status", "Show done/failed/queued/pending runs of results/<experiment> (and Slurm tasks)");
   sub->add_option("dir", *dir, "results/<experiment> directory")->required();
-  return {sub, [dir] {
+  sub->add_flag("--all", *all, "also list the run directories that are not in the current plan");
+  sub->footer("Example: vlb status results/quickstart --all");
+  return {sub, [dir, all] {
             if (!std::filesystem::is_directory(*dir))
               throw DataError(*dir, "", "not a results directory");
-            ExperimentStatus st = experiment_status(*dir);
-            print_status(st, std::cout);
+            StatusOptions opts;
+            if (auto cp = read_current_plan(*dir)) opts.current_keys = cp->keys;
+            ExperimentStatus st = experiment_status(*dir, opts);
+            print_status(st, std::cout, *all);
             return st.failed > 0 ? kExitRunsFailed : kExitOk;
           }};
 }

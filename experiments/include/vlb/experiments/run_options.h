@@ -1,10 +1,13 @@
 #pragma once
 // How a sweep is run. Shared by plan making (spec.h), the runner, the workers and the Slurm
 // backend, so that none of them has to include another's header for it.
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace vlb {
+
+struct Plan;
 
 struct RunOptions {
   std::vector<std::string> overrides;  // "a.b=v" (YAML scalar or flow value), applied in order
@@ -17,6 +20,10 @@ struct RunOptions {
   /// own runtime.threads; needs `worker_executable`. Results are identical to jobs = 1.
   int jobs = 1;
   std::string worker_executable;       // the vlb binary workers are exec'd from (cmd_run: /proc/self/exe)
+  /// Called with the plan a sweep or a Slurm submission is about to execute (never on a dry run),
+  /// before any run starts. The CLI records it as .plan/current.json (vlb/reports/current_plan.h,
+  /// which this library does not link).
+  std::function<void(const Plan&)> record_plan;
 };
 
 }  // namespace vlb

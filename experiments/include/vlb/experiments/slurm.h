@@ -4,6 +4,7 @@
 // experiment from its run directories plus squeue/sacct.
 #include <iosfwd>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -49,23 +50,49 @@ struct TaskReport {
   int runs_done = 0;
 };
 
+/// One run of an experiment as status and prune see it.
+struct RunReport {
+  std::string key;     // 64 hex (a run directory whose metrics.json is unreadable: its name)
+  std::string dir;     // results/<exp>/<key16>; it may not exist (a run that never finished)
+  std::string method;  // from config.resolved.yaml or the Slurm plan; "" when unknown
+  std::string state;   // done | failed | active (queued or running) | pending
+  std::string error;   // failed: the first line of the recorded error, or why it counts as failed
+  std::string log;     // failed: log.txt of the run, else its Slurm task log, else metrics.json
+};
+
+/// The run directories (16-hex names) of an experiment as their files say: key and status from
+/// metrics.json ("" when it is missing or unreadable), method from config.resolved.yaml.
+std::vector<RunReport> scan_run_dirs(const std::string& experiment_dir);
+
+struct StatusOptions {
+  /// The run keys of .plan/current.json (read by the caller: vlb/reports/current_plan.h owns the
+  /// format). nullopt = no record (older results): the latest Slurm plan, else every run
+  /// directory, is the experiment.
+  std::optional<std::vector<std::string>> current_keys;
+};
+
 struct ExperimentStatus {
   std::string experiment_dir;
   bool has_plan = false;            // some Slurm submission exists
+  bool has_current = false;         // counts are those of .plan/current.json
   bool scheduler_available = true;  // squeue answered
-  int total = 0;                    // distinct runs of the latest plan (or run dirs without one)
+  int total = 0;    // distinct runs of the current plan (or the latest Slurm plan, or run dirs)
   int done = 0;
   int failed = 0;   // a failure recorded in metrics.json, or a finished task left it undone
   int active = 0;   // held by a queued or running task
-  int pending = 0;  // never submitted, or its submission cannot be traced
+  int pending = 0;  // never run or submitted, or its run left no result (a worker died)
+  std::vector<RunReport> runs;       // the `total` runs, in plan order where known
+  std::vector<RunReport> stale;      // run directories outside them (earlier versions of the spec)
   std::vector<TaskReport> tasks;     // every task of every submission, oldest first
   std::set<std::string> active_keys;
   std::set<std::string> failed_keys;
 };
 
 /// Reads results/<exp> (run directories and .plan/submit-*) and asks squeue/sacct about the jobs.
-ExperimentStatus experiment_status(const std::string& experiment_dir);
-void print_status(const ExperimentStatus& st, std::ostream& out);
+ExperimentStatus experiment_status(const std::string& experiment_dir,
+                                   const StatusOptions& opts = {});
+/// Counts, Slurm tasks and failed runs (error, log); with `all` also the stale runs, one a line.
+void print_status(const ExperimentStatus& st, std::ostream& out, bool all = false);
 
 /// Polls every `poll_seconds` until no task of the experiment is queued or running; prints a
 /// progress line to stderr whenever the counts change. DataError if squeue cannot be asked.
