@@ -15,6 +15,7 @@
 
 #include "vlb/core/error.h"
 #include "vlb/core/sha256.h"
+#include "vlb/experiments/needs.h"
 
 namespace vlb {
 namespace {
@@ -164,6 +165,8 @@ Plan make_plan(const std::string& spec_path, const RunOptions& opts, const Regis
     r.key = run_key(c, r.dataset->fingerprint, reg);
     plan.runs.push_back(std::move(r));
   }
+  // Every missing input of every (method, dataset) at once, before a run directory is written.
+  validate_plan(plan, reg);
   return plan;
 }
 

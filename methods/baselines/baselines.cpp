@@ -245,7 +245,8 @@ class LinearProbe final : public Method {
 void register_baselines(MethodRegistry& reg) {
   reg.add(make_entry<Method, ZeroShot>(
       {"zeroshot", "Zero-shot CLIP: cosine to class text embeddings (prompt ensemble averaged)",
-       {task_tag(Task::kClassification), task_tag(Task::kGzsl), "training_free", "needs:texts"}},
+       {task_tag(Task::kClassification), task_tag(Task::kGzsl), "training_free",
+        "needs:class_texts?descriptor=", "needs:descriptor:@descriptor?descriptor!="}},
       zeroshot_options()));
   reg.add(make_entry<Method, NearestClassMean>(
       {"ncm", "Nearest class mean: cosine to normalized class means of the training features",

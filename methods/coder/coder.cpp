@@ -488,22 +488,24 @@ void register_coder(MethodRegistry& reg) {
   reg.add(make_entry<Method, CoderZeroShot>(
       {"coder_zeroshot",
        "CODER zero-shot: mean of attribute/analogy similarities + max of name/synonym",
-       {task_tag(Task::kClassification), "training_free", "needs:texts", "needs:text_types"}},
+       {task_tag(Task::kClassification), "training_free", "needs:class_texts", "needs:text_types"}},
       coder_zeroshot_options()));
   reg.add(make_entry<Method, CoderZeroShot>(
       {"coder_star",
        "CODER*: CODER zero-shot + one-vs-one re-ranking of the top classes when unsure",
-       {task_tag(Task::kClassification), "training_free", "needs:texts", "needs:text_types"}},
+       {task_tag(Task::kClassification), "training_free", "needs:class_texts", "needs:text_types"}},
       coder_star_options()));
   reg.add(make_entry<Method, CacheAdapter>(
       {"coder_fewshot", "CODER-Adapter: training-free cache over text-neighbour representations",
        {task_tag(Task::kFewShotTextBank), task_tag(Task::kClassification), "training_free",
-        "needs:texts"}},
+        "needs:texts", "needs:text_types?bank!=free", "needs:class_texts?base_logits=text",
+        "needs:split:@search_split?search=val,no_split=error"}},
       coder_fewshot_options()));
   reg.add(make_entry<Method, CacheAdapter>(
       {"tip_adapter",
        "Tip-Adapter (training-free): zero-shot logits + alpha * exp(-beta (1 - f K^T)) V",
-       {task_tag(Task::kClassification), "training_free"}},
+       {task_tag(Task::kClassification), "training_free", "needs:class_texts?base_logits=text",
+        "needs:split:@search_split?search=val,no_split=error"}},
       tip_adapter_options()));
 }
 

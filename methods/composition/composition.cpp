@@ -341,12 +341,13 @@ class ContrastiveHeads final : public Method {
 void register_composition(MethodRegistry& reg) {
   reg.add(make_entry<Method, composition::RawSimilarity>(
       {"raw_similarity", "frozen image and text embeddings compared as they come (cosine)",
-       {task_tag(Task::kImageText)}},
+       {task_tag(Task::kImageText), "needs:texts", "needs:text_tower:@text_tower?text_tower!="}},
       composition::raw_table()));
   reg.add(make_entry<Method, composition::ContrastiveHeads>(
       {"contrastive_heads",
        "projection heads on frozen image/caption embeddings, CLIP/SigLIP loss, NegCLIP hard negatives",
-       {task_tag(Task::kImageText), "trains"}},
+       {task_tag(Task::kImageText), "trains", "needs:image_texts",
+        "needs:text_tower:@text_tower?text_tower!=", "needs:text_parent?sentence_sampling=true"}},
       composition::heads_table()));
 }
 

@@ -388,7 +388,9 @@ class Conse final : public InjectionMethod {
 
 void register_icis(MethodRegistry& reg) {
   using namespace icis;
-  const std::vector<std::string> tags = {task_tag(Task::kGzsl), "trains"};
+  const std::vector<std::string> tags = {task_tag(Task::kGzsl), "trains", "needs:descriptor:@descriptor",
+                                         "needs:class_split:@seen_split",
+                                         "needs:class_split:@unseen_split"};
   reg.add(injector_entry(
       {"icis", "ICIS: joint autoencoders inject unseen-class classifier rows from descriptors",
        tags},

@@ -317,7 +317,7 @@ class KMeans : public VocabMethod {
 }  // namespace
 
 void register_near(MethodRegistry& reg) {
-  const std::vector<std::string> tags{task_tag(Task::kOpenVocab)};
+  const std::vector<std::string> tags{task_tag(Task::kOpenVocab), "needs:image_texts"};
   using M = std::unique_ptr<Method>;
   reg.add(make_entry<Method, NearOptions>(
       {"near",

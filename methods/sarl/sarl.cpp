@@ -345,19 +345,27 @@ class GlobalZeroshot final : public Method {
 }  // namespace
 
 void register_sarl(MethodRegistry& reg) {
-  const std::vector<std::string> tags{task_tag(Task::kMultiLabel)};
+  const std::vector<std::string> tags{task_tag(Task::kMultiLabel), "needs:feature_maps"};
+  auto with = [&](std::vector<std::string> more) {
+    more.insert(more.begin(), tags.begin(), tags.end());
+    return more;
+  };
+  const auto trained = with({"needs:multilabels", "needs:descriptor:@text_kind"});
+  const auto decoupled = with({"needs:multilabels", "needs:descriptor:@text_kind",
+                               "needs:descriptor:@word_kind"});
   using M = std::unique_ptr<Method>;
   reg.add(make_entry<Method, SarlOptions>(
       {"sarl",
        "SARL: semantic decoupling (low-rank bilinear attention over H·W guided by GloVe) + "
        "category-specific matching (per-category projection, learnable per-category text vector, "
        "cosine, sigmoid); partial BCE or ASL (docs/sarl.md)",
-       tags},
+       decoupled},
       sarl_table(true),
       [](const SarlOptions& o) -> M { return std::make_unique<Sarl>("sarl", o, SarlVariant{}); }));
   reg.add(make_entry<Method, SarlOptions>(
       {"sarl_no_decouple",
-       "SARL without the decoupling: the mean-pooled map for every category, same matching", tags},
+       "SARL without the decoupling: the mean-pooled map for every category, same matching",
+       trained},
       sarl_table(false), [](const SarlOptions& o) -> M {
         return std::make_unique<Sarl>("sarl_no_decouple", o, SarlVariant{false, "per_category"});
       }));
@@ -365,17 +373,18 @@ void register_sarl(MethodRegistry& reg) {
       {"sarl_shared_text",
        "SARL with a shared text scheme: fixed text embeddings + one learnable residual for all "
        "categories, instead of per-category text vectors",
-       tags},
+       decoupled},
       sarl_table(true), [](const SarlOptions& o) -> M {
         return std::make_unique<Sarl>("sarl_shared_text", o, SarlVariant{true, "shared"});
       }));
   reg.add(make_entry<Method, GlobalLinear>(
       {"global_linear", "mean-pooled feature map -> per-category linear logits, partial BCE or ASL",
-       tags},
+       with({"needs:multilabels"})},
       global_linear_table()));
   reg.add(make_entry<Method, GlobalZeroshot>(
       {"global_zeroshot",
-       "cosine of the mean-pooled feature map to the category text embeddings (no training)", tags},
+       "cosine of the mean-pooled feature map to the category text embeddings (no training)",
+       with({"needs:descriptor:@text_kind"})},
       zeroshot_table()));
 }
 

@@ -50,11 +50,14 @@ std::map<std::string, std::string> metrics_by_run(const std::string& exp) {
 
 // ---- run --------------------------------------------------------------------------------------
 
-// coder_fewshot needs typed class texts, which the plain synth source does not write: its runs
-// fail while ncm's succeed. A failed run is recorded, not fatal: exit 3 (not 2, not a crash).
+// coder_fewshot with an unknown text type fails when the method is built (what the plan checks
+// is what the dataset holds, not every parameter's meaning): its runs fail while ncm's succeed.
+// A failed run is recorded, not fatal: exit 3 (not 2, not a crash).
 TEST(CliRun, ExitsThreeWhenSomeRunsFailAndRetriesOnlyThose) {
   TempDir t;
-  write_text(t / "spec.yaml", tiny_spec("mixed", "[{name: ncm}, {name: coder_fewshot}]"));
+  write_text(t / "spec.yaml",
+             tiny_spec("mixed", "[{name: ncm}, {name: coder_fewshot, params: {bank: free, types: "
+                                "bogus, no_split: init}}]"));
   auto r = run_cli("run " + t / "spec.yaml" + " --results " + t.path());
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_TRUE(contains(r.output, "4 runs \u2014 4 ran, 0 already done, 2 failed")) << r.output;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "test_support.h"
+#include "vlb/core/error.h"
 #include "vlb/experiments/runner.h"
 #include "vlb/experiments/spec.h"
 
@@ -169,18 +170,23 @@ TEST_F(RunnerTest, FailedRunIsRecordedAndRetriedAlone) {
   EXPECT_EQ(run_dirs(exp_dir()).size(), 2u);
 }
 
-TEST_F(RunnerTest, MissingSplitFailsTheRunNotTheSweep) {
+// A misspelt split is found when the plan is made: one error naming the splits there are, and
+// nothing run or rewritten (earlier results stay as they were).
+TEST_F(RunnerTest, MissingSplitStopsThePlanBeforeAnyRun) {
   auto s = run(spec_text("[{name: centroid}]", ""), "a.yaml");
   ASSERT_EQ(s.failed, 0);
-  opts_.overrides = {"dataset.eval_split=validation"};
-  auto bad = run(spec_text("[{name: centroid}]"), "a.yaml");
-  EXPECT_EQ(bad.failed, 2);
-  for (const auto& d : run_dirs(exp_dir())) {
-    json m = read_json(d + "/metrics.json");
-    if (m["status"] == "failed") {
-      EXPECT_NE(m["error"].get<std::string>().find("no split 'validation'"), std::string::npos);
-    }
+  auto before = run_dirs(exp_dir());
+  opts_.overrides = {"dataset.eval_split=tst"};
+  vlb::test::write_text(dir_ / "a.yaml", spec_text("[{name: centroid}]"));
+  try {
+    vlb::run_experiment(dir_ / "a.yaml", opts_, reg_, out_);
+    FAIL() << "a missing eval split must stop the plan";
+  } catch (const vlb::ConfigError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("dataset.eval_split: 'tst' is not a split of dataset"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("(has: test, train; did you mean 'test'?)"), std::string::npos) << msg;
   }
+  EXPECT_EQ(run_dirs(exp_dir()), before);
 }
 
 // A process that dies mid-run (no exception, no cleanup) must leave no published directory:
