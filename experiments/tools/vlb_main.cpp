@@ -40,6 +40,8 @@ int run_main(int argc, char** argv) {
       add_synth_command(app),
       add_inspect_command(app),
       add_status_command(app),
+      add_prune_command(app),
+      add_diff_command(app),
       add_worker_command(app),
   };
   try {
