@@ -41,6 +41,7 @@ int run_main(int argc, char** argv) {
       add_inspect_command(app),
       add_status_command(app),
       add_worker_command(app),
+      add_rescore_command(app),
   };
   try {
     app.parse(argc, argv);
