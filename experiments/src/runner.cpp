@@ -23,6 +23,7 @@
 #include "vlb/core/error.h"
 #include "vlb/datasets/fewshot.h"
 #include "vlb/experiments/environment.h"
+#include "vlb/experiments/predictions.h"
 #include "vlb/experiments/spec.h"
 
 namespace fs = std::filesystem;
@@ -159,6 +160,7 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
   int64_t n_train = 0, n_eval = 0;
   json values = json::object(), higher = json::object(), aux = json::object();
   std::string log_text;  // the method's log lines, kept in the run directory (log.txt)
+  std::string predictions_mode = "none";
   try {
     // The K-shot draw depends on the run seed alone (its own generator), see fewshot.h.
     DataView train = sample_shots(make_view(ds, c.train_split), c.shots, c.seed);
@@ -194,6 +196,14 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
         higher[v.name] = v.higher_is_better;
       }
     }
+    // Per-sample predictions (datasets/RESULTS.md), published atomically with the run.
+    const auto& method_entry = reg.methods.get(c.method);
+    std::map<std::string, std::string> metric_versions;
+    for (const auto& mc : c.metrics) metric_versions[mc.name] = reg.metrics.get(mc.name).version;
+    predictions_mode = write_predictions(
+        (tmp / "predictions.h5").string(), pred, eval.rows, ds, c, r.key,
+        primary_task(method_entry.tags), method_entry.version, metric_versions,
+        PredictionsOptions{c.predictions, c.predictions_topk, c.predictions_max_mb});
     out.ok = true;
   } catch (const std::exception& e) {
     out.error = e.what();
@@ -210,6 +220,8 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
                     {"n_eval", n_eval},
                     {"dataset_fingerprint", ds.fingerprint}};
     if (!aux.empty()) metrics_json["aux"] = aux;
+    if (predictions_mode != "none")
+      metrics_json["predictions"] = {{"file", "predictions.h5"}, {"mode", predictions_mode}};
   } else {
     metrics_json = {{"status", "failed"},
                     {"run_key", r.key},

@@ -36,6 +36,7 @@ Command add_status_command(CLI::App& app);  // cmd_status.cpp
 Command add_prune_command(CLI::App& app);   // cmd_prune.cpp
 Command add_diff_command(CLI::App& app);    // cmd_diff.cpp
 Command add_worker_command(CLI::App& app);  // cmd_worker.cpp (internal: one shard of a plan)
+Command add_rescore_command(CLI::App& app);  // cmd_rescore.cpp
 /// `convert xlsa17` and `convert sun-clip-gzsl` (cmd_convert_xlsa17.cpp), called by add_convert_command.
 void add_xlsa17(CLI::App* convert, std::vector<Command>& subs);
 /// NeaR converters (cmd_convert_near.cpp) and composition converters (cmd_convert_composition.cpp).

@@ -43,6 +43,7 @@ int run_main(int argc, char** argv) {
       add_prune_command(app),
       add_diff_command(app),
       add_worker_command(app),
+      add_rescore_command(app),
   };
   try {
     app.parse(argc, argv);

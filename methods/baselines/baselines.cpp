@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <limits>
+#include <map>
 #include <string>
 
 #include "vlb/core/error.h"
@@ -112,6 +113,7 @@ class NearestClassMean final : public Method {
     absent_ = counts.eq(0);
     int64_t n_absent = absent_.sum().item<int64_t>();
     if (n_absent > 0) ctx.log("ncm: " + std::to_string(n_absent) + " classes have no training rows");
+    n_absent_ = n_absent;
   }
 
   Prediction predict(const DataView& eval, const RunContext&) override {
@@ -120,11 +122,12 @@ class NearestClassMean final : public Method {
     if (o_.normalize) x = l2_normalize(x);
     auto scores = torch::mm(x, means_.t());
     scores.masked_fill_(absent_.unsqueeze(0), -std::numeric_limits<float>::infinity());
-    return {scores, {}};
+    return {scores, {{"absent_classes", torch::tensor({n_absent_}, torch::kLong)}}};
   }
 
  private:
   NcmOptions o_;
+  int64_t n_absent_ = 0;
   at::Tensor means_;   // [C, D]
   at::Tensor absent_;  // [C] bool
 };
@@ -209,6 +212,9 @@ class LinearProbe final : public Method {
       ctx.log(fmt::format("linear_probe: final objective {:.6f} after {} L-BFGS iterations ({} "
                           "function evaluations)",
                           final_objective, iterations, evaluations));
+      fit_aux_["lbfgs_iterations"] = torch::tensor({iterations}, torch::kLong);
+      fit_aux_["lbfgs_evaluations"] = torch::tensor({evaluations}, torch::kLong);
+      fit_aux_["final_objective"] = torch::tensor({final_objective}, torch::kDouble);
     } else {
       torch::optim::Adam opt({W_, b_}, torch::optim::AdamOptions(o_.lr));
       // Torch's global generator, which the runner seeds with the run seed.
@@ -221,6 +227,10 @@ class LinearProbe final : public Method {
           opt.step();
         }
       }
+      // A fixed epoch count (no early stopping): recorded with the objective it reached.
+      torch::NoGradGuard no_grad;
+      fit_aux_["epochs_run"] = torch::tensor({o_.epochs}, torch::kLong);
+      fit_aux_["final_objective"] = torch::tensor({objective(x, y).item<double>()}, torch::kDouble);
     }
     W_ = W_.detach();
     b_ = b_.detach();
@@ -232,12 +242,13 @@ class LinearProbe final : public Method {
     torch::NoGradGuard no_grad;
     auto x = eval.features();
     if (o_.normalize) x = l2_normalize(x);
-    return {torch::addmm(b_, x, W_), {}};
+    return {torch::addmm(b_, x, W_), fit_aux_};
   }
 
  private:
   LinearProbeOptions o_;
   at::Tensor W_, b_;
+  std::map<std::string, at::Tensor> fit_aux_;  // optimiser diagnostics, metrics.json "aux"
 };
 
 }  // namespace

@@ -166,9 +166,13 @@ class CoderZeroShot : public Method {
     if (!rerank_) return {scores, {}};
     at::Tensor reranked;
     auto out = coder::ovo_rerank(scores, x, pairs_, theta_, top_, &reranked);
-    ctx.log(fmt::format("coder_star: re-ranked {} of {} rows (theta {})",
-                        reranked.sum().item<int64_t>(), x.size(0), theta_));
-    return {out, {{"reranked", reranked}}};
+    const int64_t n_reranked = reranked.sum().item<int64_t>();
+    ctx.log(fmt::format("coder_star: re-ranked {} of {} rows (theta {})", n_reranked, x.size(0),
+                        theta_));
+    return {out,
+            {{"reranked", reranked},
+             {"reranked_rows", torch::tensor({n_reranked}, torch::kLong)},
+             {"theta", torch::tensor({theta_}, torch::kDouble)}}};
   }
 
  private:
@@ -341,8 +345,12 @@ class CacheAdapter : public Method {
     if (it != ds.splits.end()) {
       DataView val = make_view(ds, search_split_);
       auto xv = l2_normalize(val.features());
-      auto r = coder::search_alpha_beta(base_logits(xv), torch::mm(represent(xv), keys_.t()),
-                                        values_, val.label(), coder_, grid_);
+      auto base = base_logits(xv);
+      auto aff = torch::mm(represent(xv), keys_.t());
+      auto r = coder::search_alpha_beta(base, aff, values_, val.label(), coder_, grid_);
+      init_search_acc_ = accuracy(base + init_alpha_ * coder::cache_logits(aff, values_, init_beta_, coder_),
+                                  val.label());
+      search_acc_ = r.accuracy;
       alpha_ = r.alpha, beta_ = r.beta;
       ctx.log(fmt::format("{}: searched on '{}': alpha {:.4f} beta {:.4f} (val acc {:.4f})", name_,
                           search_split_, alpha_, beta_, r.accuracy));
@@ -356,7 +364,10 @@ class CacheAdapter : public Method {
         a = coder::row_minmax(torch::where(eye, off_min.expand_as(a), a));
       }
       a = a.masked_fill(eye, -1e4);  // exp(-beta (1 - a)) == 0 for the excluded key
-      auto r = coder::search_alpha_beta(base_logits_loo(xs, y), a, values_, y, /*minmax=*/false, grid_);
+      auto base = base_logits_loo(xs, y);
+      auto r = coder::search_alpha_beta(base, a, values_, y, /*minmax=*/false, grid_);
+      init_search_acc_ = accuracy(base + init_alpha_ * coder::cache_logits(a, values_, init_beta_, false), y);
+      search_acc_ = r.accuracy;
       alpha_ = r.alpha, beta_ = r.beta;
       ctx.log(fmt::format("{}: no split '{}'; leave-one-out search on the shots: alpha {:.4f} "
                           "beta {:.4f} (acc {:.4f})", name_, search_split_, alpha_, beta_, r.accuracy));
@@ -378,18 +389,34 @@ class CacheAdapter : public Method {
     auto base = base_logits(x);
     auto aff = torch::mm(represent(x), keys_.t());
     auto logits = base + alpha_ * coder::cache_logits(aff, values_, beta_, coder_);
+    Prediction p;
     if (test_max_) {
       // Note [official test-set max]: classify_few_shot.py reports max(test acc at init, test acc
       // at the searched values). Reproduced only on request: it selects on test labels.
       auto init = base + init_alpha_ * coder::cache_logits(aff, values_, init_beta_, coder_);
       auto y = eval.label();
       auto acc = [&](const at::Tensor& l) { return l.argmax(1).eq(y).sum().item<int64_t>(); };
-      if (acc(init) > acc(logits)) {
+      const bool picked_init = acc(init) > acc(logits);
+      if (picked_init) {
         ctx.log(name_ + ": official_test_max picked the initial alpha/beta");
         logits = init;
       }
+      p.aux["test_max_picked_init"] = torch::tensor({int64_t{picked_init}}, torch::kLong);
     }
-    return {logits, {}};
+    p.scores = logits;
+    // What a paper reports of the search, as scalars in metrics.json "aux" (Note [cache aux]).
+    auto scalar = [&](const char* name, double v) { p.aux[name] = torch::tensor({v}, torch::kDouble); };
+    scalar("init_alpha", init_alpha_);
+    scalar("init_beta", init_beta_);
+    scalar("alpha", alpha_);
+    scalar("beta", beta_);
+    const bool searched = search_acc_ >= 0;
+    p.aux["searched"] = torch::tensor({int64_t{searched}}, torch::kLong);
+    if (searched) {
+      scalar("init_search_acc", init_search_acc_);
+      scalar("search_acc", search_acc_);
+    }
+    return p;
   }
 
  private:
@@ -409,6 +436,11 @@ class CacheAdapter : public Method {
       throw DataError(ds.path, "/texts", "coder_fewshot: no texts for params.bank '" + bank_ + "'");
     bank_feats_ = l2_normalize(t.features.index_select(0, rows));
     ctx.log(fmt::format("coder_fewshot: {} neighbour texts", rows.numel()));
+  }
+
+  static double accuracy(const at::Tensor& logits, const at::Tensor& y) {
+    return static_cast<double>(logits.argmax(1).eq(y).sum().item<int64_t>()) /
+           static_cast<double>(y.size(0));
   }
 
   // CODER: row-normalized neighbour representation; Tip-Adapter: the unit image feature.
@@ -475,6 +507,10 @@ class CacheAdapter : public Method {
   std::string name_, base_, search_, search_split_, no_split_, bank_;
   bool test_max_ = false;
   double alpha_, beta_, init_alpha_, init_beta_;
+  // Note [cache aux]: accuracies on the search split (val, or leave-one-out on the shots) at the
+  // initial and at the searched alpha/beta; -1 while no search ran. The searched value is the
+  // last round's best, so it can be below the initial one (the initial point is off the grid).
+  double init_search_acc_ = -1, search_acc_ = -1;
   coder::SearchGrid grid_;
   NeighbourSelection sel_;
   std::vector<TextType> types_;

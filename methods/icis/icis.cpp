@@ -183,7 +183,8 @@ class Injector final : public InjectionMethod {
 
   Prediction predict(const DataView& eval, const RunContext& ctx) override {
     Prediction p = InjectionMethod::predict(eval, ctx);
-    p.aux["epochs_run"] = torch::tensor({epochs_run_});
+    p.aux["epochs_run"] = torch::tensor({epochs_run_}, torch::kLong);
+    p.aux["final_loss"] = torch::tensor({final_loss_}, torch::kDouble);
     return p;
   }
 
@@ -347,13 +348,21 @@ class VgseSmo final : public InjectionMethod {
       if (!any) break;
     }
     ctx.log(fmt::format("vgse_smo: {} SGD steps", it));
+    steps_ = it;
     auto w = torch::softmax(r, 1).to(torch::kFloat).mm(omega_seen_);
     return norm_scale_ ? norm_scale_heuristic(w) : w;
   }
 
+ public:
+  Prediction predict(const DataView& eval, const RunContext& ctx) override {
+    Prediction p = InjectionMethod::predict(eval, ctx);
+    p.aux["smo_steps"] = torch::tensor({steps_}, torch::kLong);
+    return p;
+  }
+
  private:
   double lr_;
-  int64_t max_iter_;
+  int64_t max_iter_, steps_ = 0;
   bool norm_scale_;
 };
 
@@ -370,7 +379,8 @@ class Conse final : public InjectionMethod {
     auto member = torch::zeros({num_classes_}, torch::kBool);
     member.index_fill_(0, seen_, true).index_fill_(0, unseen_, true);
     scores.masked_fill_(member.logical_not().unsqueeze(0), -std::numeric_limits<float>::infinity());
-    return {scores, {}};
+    // ConSE scores through the base classifier only: its selected epoch is its one side output.
+    return {scores, {{"base_selected_epoch", torch::tensor({base_selected_epoch_}, torch::kLong)}}};
   }
 
  protected:

@@ -69,7 +69,10 @@ class VocabMethod : public Method {
       auto it = cls.find(vocab_.names[v]);
       if (it != cls.end()) scores[i][it->second] = 1.0;
     }
-    Prediction p{scores, {{"pred_text", rows}, {"pred_vocab", ids}}};
+    Prediction p{scores,
+                 {{"pred_text", rows},
+                  {"pred_vocab", ids},
+                  {"vocab_size", torch::tensor({L()}, torch::kLong)}}};
     extra_aux(p);
     return p;
   }
@@ -154,6 +157,20 @@ class Near : public VocabMethod {
 
  protected:
   void fit_vocab(const RunContext& ctx) override { trained_ = near::train_head(x_, vocab_, o_, ctx.log); }
+  // The clean/noisy selection and refinement results, as scalars for metrics.json "aux".
+  void extra_aux(Prediction& p) override {
+    auto scalar = [&](const char* name, double v) { p.aux[name] = torch::tensor({v}, torch::kDouble); };
+    const auto& cf = trained_.clean_fraction;
+    if (!cf.empty()) {
+      scalar("clean_fraction", cf.back());  // last split epoch
+      scalar("clean_fraction_first", cf.front());
+      p.aux["split_epochs"] = torch::tensor({static_cast<int64_t>(cf.size())}, torch::kLong);
+    }
+    p.aux["changed_labels"] =
+        torch::tensor({trained_.refined.ne(vocab_.label).sum().item<int64_t>()}, torch::kLong);
+    p.aux["active_names"] = torch::tensor({trained_.active.sum().item<int64_t>()}, torch::kLong);
+    p.aux["init_text"] = torch::tensor({int64_t{trained_.init_used == "text"}}, torch::kLong);
+  }
   at::Tensor predict_vocab(const at::Tensor& x, const RunContext&) override {
     return near::head_logits(trained_, x, o_.temperature).argmax(1);
   }
@@ -293,6 +310,7 @@ class KMeans : public VocabMethod {
       centres = torch::where(cnt.gt(0).unsqueeze(1), l2_normalize(sums), centres);
     }
     ctx.log(fmt::format("kmeans: k={} converged after {} iterations", k, it));
+    iterations_ = it;
     // Name every cluster: majority label of the training images whose nearest centre it is;
     // a cluster no training image falls in takes the label of the training image nearest to it.
     auto tr = stable_topk(x_.mm(centres.t()), 1).indices.squeeze(1).contiguous();
@@ -307,10 +325,13 @@ class KMeans : public VocabMethod {
     cluster_ = assign;
     return torch::tensor(name, torch::kLong).index_select(0, assign);
   }
-  void extra_aux(Prediction& p) override { p.aux["pred_cluster"] = cluster_; }
+  void extra_aux(Prediction& p) override {
+    p.aux["pred_cluster"] = cluster_;
+    p.aux["kmeans_iterations"] = torch::tensor({iterations_}, torch::kLong);
+  }
 
  private:
-  int64_t k_, iters_;
+  int64_t k_, iters_, iterations_ = 0;
   at::Tensor cluster_;
 };
 

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "vlb/methods/method.h"
 
@@ -38,10 +40,22 @@ struct StoredPredictions {
   at::Tensor labels;       // [n, C] int8 multi-label targets (+1/-1/0), undefined when none
   at::Tensor scores;       // full: [n, C] float32
   at::Tensor topk_ids;     // topk: [n, k] int64, best first (ties in ascending id)
-  at::Tensor topk_scores;  // topk: [n, k] float32
+  at::Tensor topk_scores;  // topk: [n, k] float32 (stored as float16: ranks are in the ids)
   std::map<std::string, at::Tensor> aux;   // every non-scalar Prediction::aux tensor, as returned
   int64_t num_classes = 0;                 // C (columns of the full scores)
+  std::vector<std::string> pred_names;     // open vocabulary: the predicted name of every row
 };
+
+/// The task a method registers first ("classification" for tags {"task:classification", ...}),
+/// "" when it has no task tag. Methods list their primary task first.
+std::string primary_task(const std::vector<std::string>& tags);
+
+/// The mode `opts` gives n x C scores: auto is full while 4 n C bytes fit in max_mb MiB.
+std::string choose_predictions_mode(const PredictionsOptions& opts, int64_t n, int64_t c);
+
+/// The k best ids per row and their scores, best first, equal scores in ascending id order
+/// (a stable descending sort: exactly the ranks the classification metrics compute).
+std::pair<at::Tensor, at::Tensor> stable_topk_rows(const at::Tensor& scores, int64_t k);
 
 /// Writes `pred` for `eval_rows` of `ds` to `path` (atomically: a temporary renamed into place).
 /// Returns the mode used ("full", "topk"), or "none" when nothing was written.
