@@ -12,6 +12,7 @@
 #include "vlb/core/error.h"
 #include "vlb/core/fs.h"
 #include "vlb/core/sha256.h"
+#include "vlb/datasets/content_check.h"
 #include "vlb/datasets/feature_store.h"
 #include "vlb/datasets/npy.h"
 
@@ -91,6 +92,9 @@ Dataset convert_npy(const ConvertNpyOptions& o) {
   Dataset ds;
   ds.name = o.dataset_name;
   ds.class_names = read_lines(o.classnames, "class name list");
+  ContentCheckOptions cc;
+  cc.allow_duplicate_classes = o.allow_duplicate_classes;
+  check_class_names(ds.class_names, o.classnames, "", /*lines=*/true, cc);
   source(o.classnames);
   const int64_t C = ds.num_classes();
 
@@ -103,6 +107,9 @@ Dataset convert_npy(const ConvertNpyOptions& o) {
     if (x.dim() != 2 || !at::isFloatingType(x.scalar_type()))
       throw DataError(sp.features, "", "expected [n, D] float16 or float32 features, got " +
                                            shape_text(x));
+    // Checked here, where the message can name the input file and its row.
+    check_not_empty(x, sp.features, "", "features of split '" + sp.name + "'");
+    check_finite(x, sp.features, "");
     at::Tensor y = read_npy(sp.labels);
     if (y.dim() != 1 || !is_int(y))
       throw DataError(sp.labels, "", "expected [n] integer labels, got " + shape_text(y));
@@ -141,6 +148,7 @@ Dataset convert_npy(const ConvertNpyOptions& o) {
       throw DataError(o.text_features, "", fmt::format("expected [T, D={}] float text features "
                                                        "(D as in the image features), got {}",
                                                        D, shape_text(t)));
+    check_finite(t, o.text_features, "");
     all_fp16 = all_fp16 && t.scalar_type() == at::kHalf;
     const int64_t T = t.size(0);
     t = t.to(torch::kFloat);
@@ -229,6 +237,7 @@ Dataset convert_npy(const ConvertNpyOptions& o) {
       throw DataError(bank.features, "", fmt::format("expected [B, D={}] float bank features "
                                                      "(D as in the image features), got {}",
                                                      D, shape_text(b)));
+    check_finite(b, bank.features, "");
     all_fp16 = all_fp16 && b.scalar_type() == at::kHalf;
     const int64_t B = b.size(0);
     b = b.to(torch::kFloat);
@@ -266,6 +275,7 @@ Dataset convert_npy(const ConvertNpyOptions& o) {
   WriteOptions wo;
   // Keep the storage dtype: fp16 inputs stay fp16 (exact), anything else is stored as fp32.
   wo.features_fp16 = all_fp16;
+  wo.allow_duplicate_classes = o.allow_duplicate_classes;
   write_dataset(ds, o.output, wo);  // atomic: an error above leaves o.output untouched
   ds.path = o.output;
   return ds;

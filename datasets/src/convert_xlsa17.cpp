@@ -20,6 +20,7 @@
 #include "vlb/core/fs.h"
 #include "vlb/core/sha256.h"
 #include "vlb/core/text.h"
+#include "vlb/datasets/content_check.h"
 #include "vlb/datasets/feature_store.h"
 #include "vlb/datasets/npy.h"
 
@@ -102,6 +103,7 @@ std::string char_text(const matvar_t* v, const std::string& path, const std::str
 at::Tensor locations(const at::Tensor& m, const std::string& path, const std::string& name) {
   auto v = m.reshape({-1});
   if (v.numel() == 0) throw DataError(path, name, "empty location list");
+  check_finite(v, path, name);
   if (!torch::equal(v, v.round()) || v.min().item<double>() < 1)
     throw DataError(path, name, "locations must be positive integers (MATLAB 1-based)");
   return v.to(torch::kLong) - 1;
@@ -207,10 +209,16 @@ Dataset convert_xlsa17(const ConvertXlsa17Options& o) {
     sources.push_back(source_entry(o.labels));
   }
   sources.push_back(source_entry(o.features));
+  const std::string label_file = is_mat ? o.features : o.labels;
+  if (labels.numel() == 0) throw DataError(label_file, "labels", "empty: expected one label per image");
+  if (feats.dim() != 2 || feats.size(1) == 0)
+    throw DataError(o.features, "features", "expected [N, D] features with D >= 1");
+  check_finite(feats, o.features, "features");
+  check_finite(labels, label_file, "labels");
   const int64_t N = feats.size(0);
   if (!torch::equal(labels, labels.round()) || labels.min().item<double>() < 1 ||
       labels.max().item<double>() > C)
-    throw DataError(is_mat ? o.features : o.labels, "labels",
+    throw DataError(label_file, "labels",
                     fmt::format("labels must be integers in [1, {}] (1-based, {} classes in {})",
                                 C, C, o.att_splits));
 

@@ -11,8 +11,10 @@
 #include <sstream>
 
 #include "vlb/core/error.h"
+#include "vlb/core/io_error.h"
 #include "vlb/core/fs.h"
 #include "vlb/core/sha256.h"
+#include "vlb/datasets/content_check.h"
 #include "vlb/datasets/hdf5.h"
 
 namespace fs = std::filesystem;
@@ -442,6 +444,11 @@ Dataset load(const std::string& path) {
     ds.groups[name] = std::move(g);
   }
 
+  // Values, not just shapes: NaN/Inf, zero rows or columns, empty splits, duplicate class names.
+  ContentCheckOptions cc;
+  cc.allow_duplicate_classes = ds.attrs.count(kDuplicateClassesAttr) > 0;
+  check_dataset_content(ds, path, cc);
+
   // Note [stored fingerprint]: loading trusts content_sha256 (recomputing costs a full extra
   // pass); `vlb inspect --verify` recomputes. Files without it (hand-made) get it computed.
   auto fp = h5::get_attr_text(f, "/", "content_sha256");
@@ -452,13 +459,27 @@ Dataset load(const std::string& path) {
 }  // namespace
 
 void write_dataset(Dataset& ds, const std::string& path, const WriteOptions& opts) {
+  // A file the loader would refuse is not written (converters check their inputs first and name
+  // the input file; this names the output for every other writer).
+  ContentCheckOptions cc;
+  cc.allow_duplicate_classes = opts.allow_duplicate_classes || ds.attrs.count(kDuplicateClassesAttr);
+  check_dataset_content(ds, path, cc);
+  if (cc.allow_duplicate_classes) ds.attrs[kDuplicateClassesAttr] = "allowed";
+
   fs::path p(path);
-  if (p.has_parent_path()) fs::create_directories(p.parent_path());
-  const std::string tmp = temp_sibling(path);
+  if (p.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(p.parent_path(), ec);
+    if (ec) throw_io_error(p.parent_path().string(), "cannot create the output directory", ec.value());
+  }
+  // Note [Stale write temporaries] (core/fs.h): leftovers of killed writers go first.
+  remove_stale_temporaries_in(p.parent_path().string());
+  const std::string tmp = host_temp_sibling(path);
   try {
     {
       h5::File f = h5::File::create(tmp);
       write_contents(f.id(), ds, opts);
+      f.close_checked();
     }
     // Hash what actually landed on disk, so compute_fingerprint agrees by construction.
     std::string fp;
@@ -466,10 +487,11 @@ void write_dataset(Dataset& ds, const std::string& path, const WriteOptions& opt
       h5::File f = h5::File::open(tmp, /*writable=*/true);
       fp = fingerprint_of(f.id());
       h5::set_attr(f.id(), "/", "content_sha256", fp);
+      f.close_checked();
     }
     std::error_code ec;
     fs::rename(tmp, path, ec);
-    if (ec) throw DataError(path, "", "cannot move the finished file into place: " + ec.message());
+    if (ec) throw_io_error(path, "cannot move the finished file into place", ec.value());
     ds.fingerprint = fp;
     ds.feature_dtype = opts.features_fp16 ? "float16" : "float32";
   } catch (...) {

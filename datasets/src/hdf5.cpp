@@ -3,12 +3,64 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
 #include "vlb/core/error.h"
+#include "vlb/core/io_error.h"
 
 namespace vlb::h5 {
+
+namespace {
+
+struct StackInfo {
+  std::string innermost;
+  int err = 0;  // an errno the stack reports ("errno = 28"), 0 if none
+};
+
+StackInfo error_stack() {
+  StackInfo out;
+  auto cb = [](unsigned n, const H5E_error2_t* e, void* data) -> herr_t {
+    auto* si = static_cast<StackInfo*>(data);
+    const std::string desc = e->desc ? e->desc : "";
+    if (n == 0) si->innermost = desc;
+    const size_t at = desc.find("errno = ");
+    if (si->err == 0 && at != std::string::npos) si->err = std::atoi(desc.c_str() + at + 8);
+    return 0;
+  };
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, cb, &out);
+  return out;
+}
+
+// The sec2 driver's descriptions carry "time = ..., filename = ..., file descriptor = ...,
+// buf = ..." noise; keep the sentence and its error message.
+std::string tidy(const std::string& desc) {
+  std::string head = desc.substr(0, desc.find(':'));
+  const size_t m = desc.find("error message = '");
+  if (m != std::string::npos) {
+    const size_t b = m + 17, e = desc.find('\'', b);
+    head += ": " + desc.substr(b, e == std::string::npos ? std::string::npos : e - b);
+  }
+  return head;
+}
+
+}  // namespace
+
+std::string innermost_error() { return tidy(error_stack().innermost); }
+
+void fail_hdf5(const std::string& file, const std::string& where, const std::string& what,
+               const std::string& why) {
+  const StackInfo si = error_stack();
+  std::string msg = "HDF5: " + what;
+  const std::string detail = why.empty() ? tidy(si.innermost) : why;
+  if (!detail.empty()) msg += " (" + detail + ")";
+  H5Eclear2(H5E_DEFAULT);
+  if (is_environment_errno(si.err)) throw EnvironmentError(file, where, msg);
+  throw DataError(file, where, msg);
+}
+
 namespace {
 
 std::string file_name(hid_t loc) {
@@ -25,12 +77,12 @@ std::string file_name(hid_t loc) {
 }
 
 Handle check(hid_t id, hid_t loc, const std::string& path, const char* what) {
-  if (id < 0) fail(loc, path, std::string("HDF5 error: cannot ") + what);
+  if (id < 0) fail_hdf5(file_name(loc), path, std::string("cannot ") + what);
   return Handle(id);
 }
 
 void check_status(herr_t st, hid_t loc, const std::string& path, const char* what) {
-  if (st < 0) fail(loc, path, std::string("HDF5 error: cannot ") + what);
+  if (st < 0) fail_hdf5(file_name(loc), path, std::string("cannot ") + what);
 }
 
 // The little-endian file/memory type we use for each numeric dtype.
@@ -160,7 +212,22 @@ std::vector<std::string> read_string_values(hid_t type, size_t count, ReadFn rea
 
 }  // namespace
 
+void init_library() {
+  // Note [HDF5 at exit]: after a failed write (disk full) the library's own atexit cleanup retries
+  // flushing what it still holds and can crash there. Every handle of ours is closed by RAII before
+  // main returns, so the library is told to leave exit alone; and its error printing is off for
+  // good: failures reach the user as one located message (fail_hdf5), not as a stack dump.
+  static const bool once = [] {
+    H5dont_atexit();
+    H5open();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)once;
+}
+
 ErrorGuard::ErrorGuard() {
+  init_library();
   H5Eget_auto2(H5E_DEFAULT, &old_func_, &old_data_);
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
 }
@@ -228,20 +295,40 @@ File File::create(const std::string& path) {
   File f;
   f.path_ = path;
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (id < 0) throw DataError(path, "", "cannot create HDF5 file (directory missing or not writable?)");
+  if (id < 0) fail_hdf5(path, "", "cannot create the HDF5 file");
   f.h_ = Handle(id);
   return f;
 }
 
+void File::close_checked() {
+  if (!h_.valid()) return;
+  ErrorGuard guard;
+  const hid_t id = h_.release();
+  // Flushing is where a full disk shows up for metadata; a failed flush still closes the handle.
+  const herr_t flushed = H5Fflush(id, H5F_SCOPE_LOCAL);
+  std::string why;
+  if (flushed < 0) why = innermost_error();
+  const herr_t closed = H5Fclose(id);
+  if (closed < 0 && why.empty()) why = innermost_error();
+  if (flushed < 0 || closed < 0) {
+    fail_hdf5(path_, "", "cannot finish writing the HDF5 file", why);
+  }
+}
+
 File File::open(const std::string& path, bool writable) {
   ErrorGuard guard;
-  if (!std::filesystem::exists(path)) throw DataError(path, "", "file not found");
-  if (H5Fis_hdf5(path.c_str()) <= 0)
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw DataError(path, "", "file not found");
+  if (std::filesystem::is_directory(path, ec))
+    throw DataError(path, "", "is a directory; expected a schema-v1 HDF5 feature file");
+  const htri_t is_h5 = H5Fis_hdf5(path.c_str());
+  if (is_h5 < 0) fail_hdf5(path, "", "cannot read the file");
+  if (is_h5 == 0)
     throw DataError(path, "", "not an HDF5 file (expected a schema-v1 feature file, see datasets/SCHEMA.md)");
   File f;
   f.path_ = path;
   hid_t id = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (id < 0) throw DataError(path, "", "cannot open HDF5 file");
+  if (id < 0) fail_hdf5(path, "", "cannot open the HDF5 file");
   f.h_ = Handle(id);
   return f;
 }

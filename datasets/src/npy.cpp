@@ -77,7 +77,9 @@ struct HeaderParser {
       size_t st = i;
       while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
       if (st == i) fail("expected a non-negative integer in the shape");
-      out.push_back(std::stoll(s.substr(st, i - st)));
+      // No stoll: an out-of-range dimension is the file's error, located like the others.
+      if (i - st > 18) fail(fmt::format("shape dimension {} is too large", s.substr(st, i - st)));
+      out.push_back(std::strtoll(s.c_str() + st, nullptr, 10));
       if (!eat(',')) {
         if (!eat(')')) fail("expected ',' or ')' in the shape");
         break;
@@ -96,10 +98,9 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-at::Tensor read_npy(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw DataError(path, "", "cannot open .npy file");
-  std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+at::Tensor read_npy(const std::string& path) { return parse_npy(read_file(path), path); }
+
+at::Tensor parse_npy(const std::string& data, const std::string& path) {
   static const char kMagic[] = "\x93NUMPY";
   if (data.size() < 10 || std::memcmp(data.data(), kMagic, 6) != 0)
     throw DataError(path, "byte 0", "not a .npy file: expected the magic \\x93NUMPY");
@@ -165,9 +166,20 @@ at::Tensor read_npy(const std::string& path) {
                                                 why, descr));
   }
   const NpyType& nt = it->second;
-  int64_t numel = 1;
-  for (int64_t d : shape) numel *= d;
   const size_t elem = c10::elementSize(nt.scalar);
+  // The product of the non-zero dimensions bounds what a tensor of this shape can address even
+  // when another dimension is 0; it must fit the file, whatever numel is.
+  int64_t numel = 1, nonzero = 1;
+  for (int64_t d : shape) {
+    int64_t bytes = 0;
+    if (d > 0 && (__builtin_mul_overflow(nonzero, d, &nonzero) ||
+                  __builtin_mul_overflow(nonzero, static_cast<int64_t>(elem), &bytes) ||
+                  bytes > static_cast<int64_t>(data.size())))
+      throw DataError(path, "header",
+                      fmt::format("shape {} of {} needs more bytes than the file has ({})",
+                                  shape_text(shape), nt.name, data.size()));
+    numel *= d;
+  }
   const size_t want = static_cast<size_t>(numel) * elem;
   const size_t offset = header_start + header_len;
   const size_t have = data.size() - offset;

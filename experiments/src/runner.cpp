@@ -79,32 +79,36 @@ struct TmpGuard {
 };
 
 void print_plan(const Plan& plan, std::ostream& out, int* done_count) {
-  struct Row {
-    std::string idx, key, method, ablation, swept, seed, status;
+  // Streams: a plan of 100,000 runs prints row by row. Widths come from a first pass that keeps
+  // nothing but the maxima; the status (the only file-system probe) comes last and needs none.
+  auto swept_text = [](const PlannedRun& r) {
+    std::string swept;
+    for (const auto& [k, v] : r.config.swept) swept += (swept.empty() ? "" : " ") + k + "=" + v;
+    return swept.empty() ? std::string("-") : swept;
   };
-  std::vector<Row> rows;
-  rows.push_back({"#", "run", "method", "ablation", "swept", "seed", "status"});
+  size_t w[6] = {1, 3, 6, 8, 5, 4};  // the header cells: "#", "run", "method", ...
+  for (const auto& r : plan.runs) {
+    w[0] = std::max(w[0], std::to_string(r.index).size());
+    w[1] = std::max(w[1], r.key16().size());
+    w[2] = std::max(w[2], r.config.method.size());
+    w[3] = std::max(w[3], r.config.ablation.empty() ? size_t{1} : r.config.ablation.size());
+    w[4] = std::max(w[4], swept_text(r).size());
+    w[5] = std::max(w[5], std::to_string(r.config.seed).size());
+  }
+  auto row = [&](const std::string& idx, const std::string& key, const std::string& method,
+                 const std::string& ablation, const std::string& swept, const std::string& seed,
+                 const char* status) {
+    out << fmt::format("{:>{}}  {:<{}}  {:<{}}  {:<{}}  {:<{}}  {:>{}}  {}\n", idx, w[0], key,
+                       w[1], method, w[2], ablation, w[3], swept, w[4], seed, w[5], status);
+  };
+  row("#", "run", "method", "ablation", "swept", "seed", "status");
   *done_count = 0;
   for (const auto& r : plan.runs) {
     bool done = run_is_done(plan.experiment_dir + "/" + r.key16(), r.key);
     *done_count += done;
-    std::string swept;
-    for (const auto& [k, v] : r.config.swept) swept += (swept.empty() ? "" : " ") + k + "=" + v;
-    rows.push_back({std::to_string(r.index), r.key16(), r.config.method,
-                    r.config.ablation.empty() ? "-" : r.config.ablation,
-                    swept.empty() ? "-" : swept, std::to_string(r.config.seed),
-                    done ? "done" : "pending"});
-  }
-  size_t w[7] = {0};
-  for (const auto& row : rows) {
-    const std::string* cells[7] = {&row.idx, &row.key, &row.method, &row.ablation,
-                                   &row.swept, &row.seed, &row.status};
-    for (int i = 0; i < 7; ++i) w[i] = std::max(w[i], cells[i]->size());
-  }
-  for (const auto& row : rows) {
-    out << fmt::format("{:>{}}  {:<{}}  {:<{}}  {:<{}}  {:<{}}  {:>{}}  {}\n", row.idx, w[0],
-                       row.key, w[1], row.method, w[2], row.ablation, w[3], row.swept, w[4],
-                       row.seed, w[5], row.status);
+    row(std::to_string(r.index), r.key16(), r.config.method,
+        r.config.ablation.empty() ? "-" : r.config.ablation, swept_text(r),
+        std::to_string(r.config.seed), done ? "done" : "pending");
   }
   out << fmt::format("{}: {} runs: {} done, {} pending (dry run: nothing was run)\n",
                      plan.experiment, plan.runs.size(), *done_count,

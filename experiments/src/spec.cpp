@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <regex>
 #include <string>
@@ -297,12 +300,48 @@ RunConfig resolve_tree(const Node& tree, const Registries& reg) {
   return cfg;
 }
 
+// The experiment name is a directory name under the results root: besides the characters, its
+// length must fit a file name (NAME_MAX is 255 on every common file system; the rest is margin
+// for the temporaries made next to it).
+constexpr size_t kMaxNameLength = 200;
+
 void check_experiment_name(const Node& n) {
   static const std::regex re("[A-Za-z0-9_.-]+");
   std::string name = yamlr::as_string(n);
   if (!std::regex_match(name, re) || name[0] == '.')
     yamlr::fail(n, "'" + name + "' is not a valid experiment name (letters, digits, '_', '.', '-'; "
                    "not starting with '.')");
+  if (name.size() > kMaxNameLength)
+    yamlr::fail(n, fmt::format("an experiment name of {} characters is too long for a directory "
+                               "name (at most {})",
+                               name.size(), kMaxNameLength));
+}
+
+// Note [Plan size limit]: a grid of a few thousand values per axis is a few kilobytes of YAML but
+// millions of runs; each run is a resolved config, so the count is checked (saturating) before
+// a single one is built.
+constexpr size_t kDefaultMaxRuns = 100000;
+
+size_t max_runs_allowed() {
+  const char* env = std::getenv("VLB_MAX_RUNS");
+  if (!env || !*env) return kDefaultMaxRuns;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(env, &end, 10);
+  if (*end != '\0' || v == 0)
+    throw ConfigError(std::string("VLB_MAX_RUNS (or --max-runs): expected a positive integer, got '") +
+                      env + "'");
+  return static_cast<size_t>(v);
+}
+
+size_t saturating_mul(size_t a, size_t b) {
+  size_t r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+
+size_t axes_points(const std::vector<Axis>& axes) {
+  size_t n = 1;
+  for (const auto& a : axes) n = saturating_mul(n, a.values->seq.size());
+  return n;
 }
 
 }  // namespace
@@ -427,6 +466,30 @@ ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::st
         patches.push_back(Patch{path, &pe.value, ""});
       }
       ablations.emplace_back(e.key, std::move(patches));
+    }
+  }
+  {
+    // Per-method grids are validated below; here only their lengths count.
+    const size_t per_method = saturating_mul(
+        saturating_mul(axes_points(grid), zip.empty() ? 1 : zip[0].values->seq.size()),
+        saturating_mul(ablations.size(), seeds.size()));
+    size_t total = 0;
+    for (const auto& m : methods.seq) {
+      size_t own = 1;
+      if (const Node* g = m.find("grid"); g && g->kind == Kind::kMap)
+        for (const auto& e : g->map)
+          if (e.value.kind == Kind::kSeq) own = saturating_mul(own, e.value.seq.size());
+      const size_t add = saturating_mul(own, per_method);
+      total = total > SIZE_MAX - add ? SIZE_MAX : total + add;
+    }
+    const size_t limit = max_runs_allowed();
+    if (total > limit) {
+      const std::string count = total == SIZE_MAX ? std::string("more than 2^64") : fmt::format("{}", total);
+      const Node* sw = root.find("sweep");
+      yamlr::fail(sw ? *sw : root, fmt::format("the plan has {} runs, more than the limit of {} (methods x "
+                                    "method grids x sweep grid x zip x ablations x seeds); shrink "
+                                    "the sweep, or raise the limit with --max-runs N or VLB_MAX_RUNS",
+                                    count, limit));
     }
   }
   auto global_points = cartesian(grid);

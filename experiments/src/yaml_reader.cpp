@@ -1,15 +1,19 @@
 #include "vlb/experiments/yaml_reader.h"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
 #include "vlb/core/error.h"
+#include "vlb/core/io_error.h"
 #include "vlb/core/registry.h"
 
 namespace vlb::yamlr {
@@ -25,9 +29,48 @@ Loc loc_of(const YAML::Mark& m, const std::string& file, bool located) {
   return l;
 }
 
-Node convert(const YAML::Node& y, const std::string& file, bool located) {
+// Note [YAML size limits]: yaml-cpp expands an alias into a shared node, so a few hundred bytes of
+// nested aliases ("billion laughs") describe billions of nodes; it is this conversion into our own
+// tree that would materialise them. Counting nodes here bounds memory by the limit, whatever the
+// text; the depth bound keeps the recursion off the end of the stack.
+struct Budget {
+  const std::string& file;
+  bool located;
+  size_t nodes_left;
+  int depth = 0;
+};
+
+constexpr size_t kDefaultMaxNodes = 1000000;
+constexpr int kMaxDepth = 256;
+constexpr uintmax_t kMaxBytes = 16u << 20;
+
+size_t max_nodes() {
+  const char* env = std::getenv("VLB_MAX_YAML_NODES");
+  if (!env || !*env) return kDefaultMaxNodes;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(env, &end, 10);
+  if (*end != '\0' || v == 0)
+    throw ConfigError(std::string("VLB_MAX_YAML_NODES: expected a positive integer, got '") + env + "'");
+  return static_cast<size_t>(v);
+}
+
+Node convert(const YAML::Node& y, Budget& b) {
+  const std::string& file = b.file;
+  const bool located = b.located;
   Node n;
   n.loc = loc_of(y.Mark(), file, located);
+  if (b.nodes_left == 0)
+    fail_at(n.loc, "", fmt::format("the document expands to more than {} YAML nodes (aliases "
+                                   "count once per use; VLB_MAX_YAML_NODES raises the limit)",
+                                   max_nodes()));
+  --b.nodes_left;
+  if (b.depth >= kMaxDepth)
+    fail_at(n.loc, "", fmt::format("nesting deeper than {} levels", kMaxDepth));
+  struct Deeper {
+    int& d;
+    explicit Deeper(int& x) : d(x) { ++d; }
+    ~Deeper() { --d; }
+  } deeper(b.depth);
   switch (y.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -40,7 +83,7 @@ Node convert(const YAML::Node& y, const std::string& file, bool located) {
       break;
     case YAML::NodeType::Sequence:
       n.kind = Node::Kind::kSeq;
-      for (const auto& item : y) n.seq.push_back(convert(item, file, located));
+      for (const auto& item : y) n.seq.push_back(convert(item, b));
       break;
     case YAML::NodeType::Map: {
       n.kind = Node::Kind::kMap;
@@ -51,7 +94,7 @@ Node convert(const YAML::Node& y, const std::string& file, bool located) {
         std::string key = kv.first.Scalar();
         // yaml-cpp keeps duplicate keys silently; a spec with two values for one key is ambiguous.
         if (!seen.insert(key).second) fail_at(kl, key, "duplicate key");
-        n.map.push_back(MapEntry{key, kl, convert(kv.second, file, located)});
+        n.map.push_back(MapEntry{key, kl, convert(kv.second, b)});
       }
       break;
     }
@@ -99,10 +142,29 @@ Node* Node::find(const std::string& key) {
 }
 
 Node load_file(const std::string& path) {
-  std::ifstream probe(path);
-  if (!probe) throw ConfigError(path, 0, 0, "", "cannot open the spec file");
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw ConfigError(path, 0, 0, "", "is a directory; expected a YAML spec file");
+  std::ifstream probe(path, std::ios::binary);
+  if (!probe) {
+    const int err = errno;
+    if (is_environment_errno(err))
+      throw EnvironmentError(path, "", std::string("cannot open the spec file: ") + std::strerror(err));
+    throw ConfigError(path, 0, 0, "", "cannot open the spec file");
+  }
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxBytes)
+    throw ConfigError(path, 0, 0, "", fmt::format("{} bytes is more than a spec may have ({} MiB)",
+                                                  size, kMaxBytes >> 20));
+  std::string text((std::istreambuf_iterator<char>(probe)), std::istreambuf_iterator<char>());
+  if (probe.bad()) throw ConfigError(path, 0, 0, "", "read failed");
+  return load_text(text, path);
+}
+
+Node load_text(const std::string& text, const std::string& path) {
   try {
-    return convert(YAML::LoadFile(path), path, true);
+    Budget b{path, true, max_nodes()};
+    return convert(YAML::Load(text), b);
   } catch (const YAML::Exception& e) {
     throw ConfigError(path, e.mark.is_null() ? 0 : e.mark.line + 1,
                       e.mark.is_null() ? 0 : e.mark.column + 1, "", e.msg);
@@ -110,8 +172,11 @@ Node load_file(const std::string& path) {
 }
 
 Node load_string(const std::string& text, const std::string& origin) {
+  if (text.size() > kMaxBytes)
+    throw ConfigError(origin, 0, 0, "", fmt::format("value of {} bytes is too long", text.size()));
   try {
-    return convert(YAML::Load(text), origin, false);
+    Budget b{origin, false, max_nodes()};
+    return convert(YAML::Load(text), b);
   } catch (const YAML::Exception& e) {
     throw ConfigError(origin, 0, 0, "", "value is not valid YAML: " + e.msg);
   }

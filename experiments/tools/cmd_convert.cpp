@@ -29,6 +29,7 @@ void add_npy(CLI::App* convert, std::vector<Command>& subs) {
     std::vector<std::string> splits;
     std::string text_types, text_partners;
     std::vector<std::string> text_banks;
+    bool allow_duplicate_classes = false;
   };
   auto st = std::make_shared<State>();
   auto* sub = convert->add_subcommand("npy", "From .npy features/labels per split + a class-name list");
@@ -44,6 +45,8 @@ void add_npy(CLI::App* convert, std::vector<Command>& subs) {
   sub->add_option("--out", st->out, "output .h5 file")->required();
   sub->add_option("--name", st->name, "dataset name (default: the folder or output name)");
   sub->add_option("--feature-model", st->model, "feature extractor, e.g. openai/ViT-B-32");
+  sub->add_flag("--allow-duplicate-classes", st->allow_duplicate_classes,
+                "a class name listed twice is a warning, not an error (recorded in the file)");
   subs.push_back({sub, [st] {
     ConvertNpyOptions o;
     if (!st->dir.empty()) {
@@ -66,6 +69,7 @@ void add_npy(CLI::App* convert, std::vector<Command>& subs) {
                                                         : NpyTextBank{b.substr(0, colon), b.substr(colon + 1)});
     }
     o.output = st->out;
+    o.allow_duplicate_classes = st->allow_duplicate_classes;
     if (!st->name.empty()) o.dataset_name = st->name;
     if (o.dataset_name.empty()) {
       fs::path base = st->dir.empty() ? fs::path(st->out).stem()

@@ -60,6 +60,12 @@ Command add_run_command(CLI::App& app) {
   sub->add_option("--results", st->opts.results_root, "results root directory")->capture_default_str();
   sub->add_option("--threads", st->opts.threads, "override runtime.threads")->check(CLI::PositiveNumber);
   sub->add_flag("--no-progress", st->no_progress, "no progress line");
+  // Passed on as VLB_MAX_RUNS: workers and array tasks expand the same plan and inherit it.
+  sub->add_option_function<long long>(
+         "--max-runs",
+         [](long long n) { setenv("VLB_MAX_RUNS", std::to_string(n).c_str(), 1); },
+         "refuse a plan of more runs than N (default 100000, or VLB_MAX_RUNS)")
+      ->check(CLI::PositiveNumber);
   sub->add_option("--jobs,-j", st->opts.jobs,
                   "local backend: run in N worker processes (each run keeps its runtime.threads)")
       ->check(CLI::Range(1, 1024))

@@ -16,6 +16,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitRegression = 1;  // `check` found a regression
 inline constexpr int kExitBadInput = 2;    // bad spec, data file or usage (message says where)
 inline constexpr int kExitRunsFailed = 3;  // some runs of a sweep failed (recorded per run)
+inline constexpr int kExitEnvironment = 4; // disk full, permission denied... (EnvironmentError)
 
 /// Registers a subcommand; the returned action runs when that subcommand was given.
 struct Command {

@@ -35,6 +35,7 @@ struct ConvertNpyOptions {
   std::string dataset_name;
   std::string feature_model = "unknown";
   bool l2_normalize_texts = false;
+  bool allow_duplicate_classes = false;  // a duplicate class name warns instead of failing
 };
 
 /// Finds <split>_features.npy + <split>_labels.npy (train, val, test first, then any other

@@ -12,6 +12,18 @@
 
 namespace vlb::h5 {
 
+/// Called by every entry point of this layer: silences HDF5's own error printing for good and keeps
+/// its atexit cleanup from running (Note [HDF5 at exit] in hdf5.cpp).
+void init_library();
+
+/// The innermost description on HDF5's error stack, tidied ("" when the stack is empty).
+std::string innermost_error();
+/// Throws for a failed HDF5 call: EnvironmentError when the stack reports an environment errno
+/// (disk full, permission denied), else DataError; the message ends with `why` (default: the
+/// innermost HDF5 error). Clears the stack.
+[[noreturn]] void fail_hdf5(const std::string& file, const std::string& where,
+                            const std::string& what, const std::string& why = "");
+
 /// Turns off HDF5's automatic error printing for its lifetime, so probing optional objects
 /// (or opening a non-HDF5 file) prints nothing; we report our own DataError instead.
 class ErrorGuard {
@@ -38,6 +50,11 @@ class Handle {
   Handle& operator=(const Handle&) = delete;
   hid_t id() const { return id_; }
   bool valid() const { return id_ >= 0; }
+  hid_t release() {
+    hid_t id = id_;
+    id_ = H5I_INVALID_HID;
+    return id;
+  }
   void reset();  // closes with the H5?close matching the object type
 
  private:
@@ -63,6 +80,9 @@ class File {
   hid_t id() const { return h_.id(); }
   const std::string& path() const { return path_; }
   void close() { h_.reset(); }
+  /// Flushes and closes, throwing (fail_hdf5) when either fails: a writer must call this, since
+  /// the destructor cannot report a full disk.
+  void close_checked();
 
  private:
   Handle h_;

@@ -8,6 +8,8 @@
 namespace vlb {
 
 at::Tensor read_npy(const std::string& path);  // dtype preserved (float16 stays Half)
+/// The same from bytes already in memory; `path` only names them in errors (fuzzed directly).
+at::Tensor parse_npy(const std::string& bytes, const std::string& path);
 void write_npy(const std::string& path, const at::Tensor& t);  // for tests and converters
 
 }  // namespace vlb

@@ -42,8 +42,12 @@ struct MapEntry {
   Node value;
 };
 
-/// Parses a file; ConfigError with file:line:col on a syntax error or unreadable file.
+/// Parses a file; ConfigError with file:line:col on a syntax error or unreadable file, a
+/// directory, more than 16 MiB of text, more than VLB_MAX_YAML_NODES (default 1,000,000) nodes
+/// once aliases are expanded, or nesting deeper than 256 levels.
 Node load_file(const std::string& path);
+/// The same for text already read from `path` (which only names it in errors).
+Node load_text(const std::string& text, const std::string& path);
 /// Parses `text` (an override value); every node is located at `origin`.
 Node load_string(const std::string& text, const std::string& origin);
 
