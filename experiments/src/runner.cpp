@@ -17,10 +17,12 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <yaml-cpp/yaml.h>
 
 #include "runner_detail.h"
 #include "vlb/core/clock.h"
 #include "vlb/core/error.h"
+#include "vlb/core/sha256.h"
 #include "vlb/datasets/fewshot.h"
 #include "vlb/experiments/environment.h"
 #include "vlb/experiments/predictions.h"
@@ -55,8 +57,9 @@ void write_plain(const fs::path& path, const std::string& content) {
 }
 
 /// Whether `name` (ending in -<host>-<pid>, or -<pid> for older names) belongs to a process of
-/// this host that is gone (or to this very process, which is not using it yet).
-bool owner_is_gone(const std::string& name, size_t host_start) {
+/// this host that is gone (or, unless `keep_own`, to this very process: an earlier process of
+/// the same pid left it, or this one is dying).
+bool owner_is_gone(const std::string& name, size_t host_start, bool keep_own) {
   auto dash = name.rfind('-');
   if (dash == std::string::npos || dash + 1 < host_start) return false;
   long pid = std::strtol(name.c_str() + dash + 1, nullptr, 10);
@@ -64,17 +67,23 @@ bool owner_is_gone(const std::string& name, size_t host_start) {
     if (name.substr(host_start, dash - host_start) != host_tag()) return false;
   }
   bool alive = pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
-  return !alive || pid == getpid();
+  return !alive || (pid == getpid() && !keep_own);
 }
 
-/// Removes the temporary directory unless it was published.
+/// Removes the temporary directory unless it was published; a signal's cleanup removes it too
+/// (Note [Cleanup on signals] in run_guard.cpp).
 struct TmpGuard {
   fs::path path;
   bool armed = true;
+  explicit TmpGuard(fs::path p) : path(std::move(p)) { runner_detail::track_temporary(path.string()); }
+  TmpGuard(const TmpGuard&) = delete;
+  TmpGuard& operator=(const TmpGuard&) = delete;
   ~TmpGuard() {
-    if (!armed) return;
-    std::error_code ec;
-    fs::remove_all(path, ec);
+    if (armed) {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+    runner_detail::untrack_temporary(path.string());
   }
 };
 
@@ -120,24 +129,38 @@ void print_plan(const Plan& plan, std::ostream& out, int* done_count) {
 namespace runner_detail {
 
 // Note [Stale temporaries]: a process killed mid-run leaves .tmp-<key16>-<host>-<pid> (or, between
-// the two renames of a replacement, .old-<key16>-<host>-<pid>) behind. They are never read; a later
-// sweep on the same host removes those whose process is gone, so that a crash costs nothing but
-// the run it interrupted. Temporaries of other hosts are left alone: on a shared results directory
-// their pids mean nothing here (a dead node's leftovers cost disk space, never correctness).
-void remove_stale_temporaries(const std::string& experiment_dir) {
+// the two renames of a replacement, .old-<key16>-<host>-<pid>) behind. They are never read. A
+// process removes its own on SIGINT/SIGTERM/SIGHUP (Note [Cleanup on signals]); a --jobs parent
+// removes those of a worker that died as soon as it reaps it; and every sweep (and `vlb status`,
+// through clean_stale_temporaries) removes those of this host whose process is gone, so that a
+// crash costs nothing but the run it interrupted. Temporaries of other hosts are left alone: on a
+// shared results directory their pids mean nothing here (a dead node's leftovers cost disk space,
+// never correctness).
+std::vector<std::string> remove_stale_temporaries(const std::string& experiment_dir,
+                                                  bool keep_own) {
   const fs::path exp_dir(experiment_dir);
+  std::vector<std::string> removed;
   std::error_code ec;
-  if (!fs::is_directory(exp_dir, ec)) return;
-  for (const auto& entry : fs::directory_iterator(exp_dir, ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.rfind(".tmp-", 0) != 0 && name.rfind(".old-", 0) != 0) continue;
-    if (owner_is_gone(name, 5 + 16 + 1)) fs::remove_all(entry.path(), ec);
-  }
+  if (!fs::is_directory(exp_dir, ec)) return removed;
+  auto sweep = [&](const fs::path& dir, auto&& is_stale) {
+    std::vector<fs::path> stale;
+    try {
+      for (const auto& entry : fs::directory_iterator(dir, ec))
+        if (is_stale(entry.path().filename().string())) stale.push_back(entry.path());
+    } catch (const fs::filesystem_error&) {  // entries vanishing under us (another sweep)
+    }
+    for (const auto& p : stale)
+      if (fs::remove_all(p, ec) > 0) removed.push_back(p.lexically_relative(exp_dir).string());
+  };
+  sweep(exp_dir, [&](const std::string& name) {
+    return (name.rfind(".tmp-", 0) == 0 || name.rfind(".old-", 0) == 0) &&
+           owner_is_gone(name, 5 + 16 + 1, keep_own);
+  });
   // Plans of local --jobs sweeps whose parent died (.plan/local-<host>-<pid>).
-  for (const auto& entry : fs::directory_iterator(exp_dir / ".plan", ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.rfind("local-", 0) == 0 && owner_is_gone(name, 6)) fs::remove_all(entry.path(), ec);
-  }
+  sweep(exp_dir / ".plan", [&](const std::string& name) {
+    return name.rfind("local-", 0) == 0 && owner_is_gone(name, 6, keep_own);
+  });
+  return removed;
 }
 
 Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, const GitInfo& git) {
@@ -260,19 +283,24 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
   // metrics.json last: its presence (status ok) is what marks a run complete.
   write_plain(tmp / "metrics.json", metrics_json.dump(2) + "\n");
 
-  // Publish: the final directory appears complete or not at all.
-  if (fs::exists(final_dir)) {
-    fs::path old = exp_dir / temp_name("old", r.key16());
-    fs::remove_all(old);
-    fs::rename(final_dir, old);
-    fs::rename(tmp, final_dir);
-    guard.armed = false;
-    fs::remove_all(old);
-  } else {
-    fs::rename(tmp, final_dir);
+  // Publish: the final directory appears complete or not at all, and replaces an earlier one
+  // (failed, damaged, --force) in one step.
+  test_publish_delay();
+  {
+    auto hold = hold_cleanup();  // a signal's cleanup waits for the renames
+    publish_run_dir(tmp.string(), final_dir.string(),
+                    (exp_dir / temp_name("old", r.key16())).string());
     guard.armed = false;
   }
   return out;
+}
+
+std::string summary_text(const std::string& experiment, const SweepSummary& s) {
+  std::string extra;
+  if (s.elsewhere > 0) extra += fmt::format(", {} run by another process", s.elsewhere);
+  if (s.not_run > 0) extra += fmt::format(", {} not run", s.not_run);
+  return fmt::format("{}: {} runs \u2014 {} ran, {} already done, {} failed{} \u2192 {}\n", experiment,
+                     s.total, s.ran, s.skipped, s.failed, extra, s.experiment_dir);
 }
 
 std::string describe_run(const PlannedRun& r) {
@@ -305,15 +333,68 @@ bool run_is_done(const std::string& run_dir, const std::string& key) {
   return run_status(run_dir, key) == "ok";
 }
 
-std::string run_status(const std::string& run_dir, const std::string& key) {
-  std::ifstream f(run_dir + "/metrics.json");
-  if (!f) return "";
+namespace {
+
+bool read_json_object(const std::string& path, json* out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
   try {
     json j = json::parse(f);
-    if (j.value("run_key", "") != key) return "";
-    std::string st = j.value("status", "");
-    return st == "ok" || st == "failed" ? st : "";
+    if (!j.is_object()) return false;
+    if (out) *out = std::move(j);
+    return true;
   } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// Every file manifest.json lists has exactly its recorded size (and SHA-256, where recorded).
+bool matches_manifest(const fs::path& dir, const json& manifest) {
+  const json& files = manifest.at("files");
+  if (!files.is_object()) return false;
+  for (const auto& [name, f] : files.items()) {
+    if (name.find('/') != std::string::npos) return false;
+    std::error_code ec;
+    uintmax_t n = fs::file_size(dir / name, ec);
+    if (ec || n != f.at("bytes").get<uintmax_t>()) return false;
+    if (f.contains("sha256") &&
+        sha256_file_hex((dir / name).string()) != f.at("sha256").get<std::string>())
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// Note [Complete run directories]: a directory counts (ok or failed) only when metrics.json and
+// env.json parse as JSON objects, config.resolved.yaml as a YAML mapping, metrics.json names this
+// very key, the predictions.h5 that metrics.json names (if any) is there and not empty, and every
+// file matches the sizes and SHA-256 sums of manifest.json (written at publish time; directories
+// of older versions have none, and are judged by the other checks alone). Anything else - a copy
+// cut short, a truncated file, a stray edit - reads as "no result", so the run is redone and the
+// damaged directory replaced in one step.
+std::string run_status(const std::string& run_dir, const std::string& key) {
+  json m;
+  if (!read_json_object(run_dir + "/metrics.json", &m)) return "";
+  try {
+    if (!m.contains("run_key") || m.at("run_key") != key) return "";
+    std::string st = m.value("status", "");
+    if (st != "ok" && st != "failed") return "";
+    if (!read_json_object(run_dir + "/env.json", nullptr)) return "";
+    if (!YAML::LoadFile(run_dir + "/config.resolved.yaml").IsMap()) return "";
+    if (m.contains("predictions") && m.at("predictions").contains("file")) {
+      std::string file = m.at("predictions").at("file").get<std::string>();
+      std::error_code ec;
+      uintmax_t n = fs::file_size(fs::path(run_dir) / file, ec);
+      if (file.empty() || ec || n == 0) return "";
+    }
+    json manifest;
+    if (fs::exists(run_dir + "/manifest.json") &&
+        (!read_json_object(run_dir + "/manifest.json", &manifest) ||
+         !matches_manifest(run_dir, manifest)))
+      return "";
+    return st;
+  } catch (const std::exception&) {  // YAML, or JSON of the wrong type
     return "";
   }
 }
@@ -334,6 +415,7 @@ SweepSummary run_experiment(const std::string& spec_path, const RunOptions& opts
 
   fs::create_directories(plan.experiment_dir);
   if (opts.record_plan) opts.record_plan(plan);
+  track_sweep_dir(plan.experiment_dir);
   remove_stale_temporaries(plan.experiment_dir);
   if (opts.jobs > 1) return run_local_parallel(plan, opts, out);
   // Once per sweep: the checkout does not change mid-run.
@@ -342,41 +424,59 @@ SweepSummary run_experiment(const std::string& spec_path, const RunOptions& opts
   const bool progress = show_progress(opts);
   auto t_start = Clock::now();
   double run_time = 0;
-  int executed = 0;
+  int executed = 0, reached = 0;
+  std::vector<const PlannedRun*> todo;
   std::set<std::string> seen;  // two plan entries can resolve to the same run (e.g. an ablation
                                // that sets a default): it runs once
-  for (size_t i = 0; i < plan.runs.size(); ++i) {
-    const PlannedRun& r = plan.runs[i];
-    std::string dir = plan.experiment_dir + "/" + r.key16();
+  for (const auto& r : plan.runs) {
     bool duplicate = !seen.insert(r.key).second;
-    if (duplicate || (!opts.force && run_is_done(dir, r.key))) {
+    if (duplicate || (!opts.force && run_is_done(plan.experiment_dir + "/" + r.key16(), r.key)))
       ++summary.skipped;
-      continue;
+    else
+      todo.push_back(&r);
+  }
+  // Runs another process holds are left to the end and waited for (Note [Run locks]).
+  auto start = [&](const PlannedRun& r) {
+    if (!progress) return;
+    size_t left = todo.size() - static_cast<size_t>(reached);
+    std::string eta = executed ? clock_text(run_time / executed * static_cast<double>(left)) : "?";
+    std::cerr << "\r\033[K"
+              << fmt::format("[{}/{}] {} elapsed, ETA {} | {}", summary.skipped + reached + 1,
+                             plan.runs.size(), clock_text(seconds_since(t_start)), eta,
+                             describe_run(r))
+              << std::flush;
+  };
+  auto done = [&](const PlannedRun& r, const LockedRun& lr) {
+    ++reached;
+    switch (lr.fate) {
+      case RunFate::ran_ok:
+      case RunFate::ran_failed:
+        ++summary.ran;
+        ++executed;
+        run_time += lr.outcome.seconds;
+        break;
+      case RunFate::done: ++summary.skipped; break;
+      case RunFate::elsewhere_ok:
+      case RunFate::elsewhere_failed: ++summary.elsewhere; break;
+      case RunFate::busy: break;
     }
-    if (progress) {
-      double elapsed = seconds_since(t_start);
-      std::string eta = executed ? clock_text(run_time / executed *
-                                              static_cast<double>(plan.runs.size() - i))
-                                 : "?";
-      std::cerr << "\r\033[K"
-                << fmt::format("[{}/{}] {} elapsed, ETA {} | {}", i + 1, plan.runs.size(),
-                               clock_text(elapsed), eta, describe_run(r))
-                << std::flush;
-    }
-    Outcome o = execute(plan, r, reg, git);
-    ++summary.ran;
-    ++executed;
-    run_time += o.seconds;
-    if (!o.ok) {
+    if (lr.fate == RunFate::ran_failed || lr.fate == RunFate::elsewhere_failed) {
       ++summary.failed;
       if (progress) std::cerr << "\r\033[K";
-      std::cerr << fmt::format("run {} ({}) failed: {}\n", r.key16(), describe_run(r), o.error);
+      std::cerr << fmt::format("run {} ({}) failed{}: {}\n", r.key16(), describe_run(r),
+                               lr.fate == RunFate::elsewhere_failed ? " in another process" : "",
+                               lr.fate == RunFate::ran_failed
+                                   ? lr.outcome.error
+                                   : "see " + plan.experiment_dir + "/" + r.key16() + "/metrics.json");
     }
-  }
+  };
+  auto note = [&](const std::string& line) {
+    if (progress) std::cerr << "\r\033[K";
+    std::cerr << line;
+  };
+  run_all_locked(plan, todo, reg, git, opts.force, start, done, note);
   if (progress) std::cerr << "\r\033[K" << std::flush;
-  out << fmt::format("{}: {} runs \u2014 {} ran, {} already done, {} failed \u2192 {}\n",
-                     plan.experiment, summary.total, summary.ran, summary.skipped, summary.failed,
-                     plan.experiment_dir);
+  out << summary_text(plan.experiment, summary);
   return summary;
 }
 

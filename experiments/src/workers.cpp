@@ -3,7 +3,8 @@
 #include "vlb/experiments/workers.h"
 
 #include <fmt/format.h>
-#include <spawn.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -44,12 +46,87 @@ std::string wait_status_text(int status) {
 }  // namespace
 
 namespace runner_detail {
+namespace {
 
-// Note [Local workers]: --jobs N starts N `vlb worker` processes with posix_spawn (fork+exec of
-// the same binary). Never a bare fork: this process may already have started torch's thread
-// pools (loading the datasets), and a forked child would inherit their locks but not their
-// threads. Each worker runs each run at its own runtime.threads (which is part of the run key), so
-// the results equal --jobs 1; the machine then uses up to N x threads cores.
+// One line "<fate> <key>" per run a worker finished with (Note [Local workers]).
+const char* ledger_word(RunFate f) {
+  switch (f) {
+    case RunFate::ran_ok: return "ran";
+    case RunFate::ran_failed: return "failed";
+    case RunFate::done: return "done";
+    case RunFate::elsewhere_ok: return "elsewhere";
+    case RunFate::elsewhere_failed: return "elsewhere_failed";
+    case RunFate::busy: break;
+  }
+  return "busy";
+}
+
+std::map<std::string, std::string> read_ledger(const std::string& path) {
+  std::map<std::string, std::string> fate;  // key -> word
+  std::ifstream f(path);
+  std::string word, key;
+  while (f >> word >> key)
+    if (key.size() == 64) fate[key] = word;
+  return fate;
+}
+
+size_t count_lines(const std::string& path) {
+  std::ifstream f(path);
+  return static_cast<size_t>(std::count(std::istreambuf_iterator<char>(f),
+                                        std::istreambuf_iterator<char>(), '\n'));
+}
+
+/// fork + exec of `args` (args[0] the executable). Between the two only async-signal-safe calls:
+/// the child asks for SIGTERM when this process dies, and checks that it has not died already.
+pid_t spawn_worker(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int err[2];
+  if (pipe2(err, O_CLOEXEC) != 0)
+    throw Error(fmt::format("cannot start worker {}: {}", args[0], std::strerror(errno)));
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    ::close(err[0]);
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(127);
+    execve(argv[0], argv.data(), environ);
+    int e = errno;
+    ssize_t n = write(err[1], &e, sizeof e);
+    (void)n;
+    _exit(127);
+  }
+  int fork_errno = errno;
+  ::close(err[1]);
+  if (pid < 0) {
+    ::close(err[0]);
+    throw Error(fmt::format("cannot start worker {}: {}", args[0], std::strerror(fork_errno)));
+  }
+  int e = 0;
+  ssize_t n = 0;
+  do n = read(err[0], &e, sizeof e);
+  while (n < 0 && errno == EINTR);
+  ::close(err[0]);
+  if (n == static_cast<ssize_t>(sizeof e)) {  // exec failed (EOF means it succeeded)
+    waitpid(pid, nullptr, 0);
+    throw Error(fmt::format("cannot start worker {}: {}", args[0], std::strerror(e)));
+  }
+  return pid;
+}
+
+}  // namespace
+
+// Note [Local workers]: --jobs N starts N `vlb worker` processes by fork + exec of the same
+// binary, with nothing but async-signal-safe calls in between: this process may already have
+// started torch's thread pools (loading the datasets), and a forked child that did more would
+// inherit their locks but not their threads. In between, the child sets PR_SET_PDEATHSIG to
+// SIGTERM and checks getppid(), so workers end with their parent however it ends (kill -9
+// included), removing their temporaries first (Note [Cleanup on signals]); a SIGINT/SIGTERM of
+// the parent stops them too. Each worker runs each run at its own runtime.threads (which is part
+// of the run key), so the results equal --jobs 1; the machine then uses up to N x threads cores.
+// Each worker appends "<fate> <key>" to task-<t>.ledger in the local plan directory for every
+// run it is done with, so after any worker death the parent knows exactly which runs of its
+// shard no one completed: those are reported as not run (exit 3) and run by the next sweep.
 SweepSummary run_local_parallel(const Plan& plan, const RunOptions& opts, std::ostream& out) {
   if (opts.worker_executable.empty())
     throw ConfigError("--jobs " + std::to_string(opts.jobs) +
@@ -72,30 +149,30 @@ SweepSummary run_local_parallel(const Plan& plan, const RunOptions& opts, std::o
 
   fs::path plan_dir;
   std::vector<pid_t> pids;
+  std::vector<std::vector<std::string>> shards;
+  auto ledger = [&](int t) { return (plan_dir / fmt::format("task-{}.ledger", t)).string(); };
   if (workers > 0) {
     plan_dir = fs::path(plan.experiment_dir) / ".plan" /
                fmt::format("local-{}-{}", host_tag(), getpid());
+    track_plan_dir(plan_dir.string());
     fs::remove_all(plan_dir);
     fs::create_directories(plan_dir);
-    write_plan_file(make_plan_file(plan, opts, shard_round_robin(keys, workers)),
-                    (plan_dir / "plan.json").string());
+    shards = shard_round_robin(keys, workers);
+    write_plan_file(make_plan_file(plan, opts, shards), (plan_dir / "plan.json").string());
     for (int t = 0; t < workers; ++t) {
-      std::vector<std::string> args = {opts.worker_executable, "worker", "--plan", plan_dir.string(),
-                                       "--task", std::to_string(t), "--quiet"};
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      pid_t pid = 0;
-      int rc = posix_spawn(&pid, opts.worker_executable.c_str(), nullptr, nullptr, argv.data(),
-                           environ);
-      if (rc != 0) {
+      try {
+        pids.push_back(spawn_worker({opts.worker_executable, "worker", "--plan", plan_dir.string(),
+                                     "--task", std::to_string(t), "--ledger", ledger(t),
+                                     "--quiet"}));
+      } catch (const Error&) {
         for (pid_t p : pids) kill(p, SIGTERM);
         for (pid_t p : pids) waitpid(p, nullptr, 0);
+        untrack_workers();
+        remove_stale_temporaries(plan.experiment_dir);
         fs::remove_all(plan_dir);
-        throw Error(fmt::format("cannot start worker {}: {}", opts.worker_executable,
-                                std::strerror(rc)));
+        throw;
       }
-      pids.push_back(pid);
+      track_worker(pids.back());
     }
   }
 
@@ -106,13 +183,17 @@ SweepSummary run_local_parallel(const Plan& plan, const RunOptions& opts, std::o
     for (pid_t p : pids) {
       if (exit_status.count(p)) continue;
       int st = 0;
-      if (waitpid(p, &st, WNOHANG) == p) exit_status[p] = st;
+      pid_t r = waitpid(p, &st, WNOHANG);
+      if (r == p || (r < 0 && errno == ECHILD)) {
+        exit_status[p] = r == p ? st : -1;
+        // A worker that did not end on its own leaves its temporary: remove it now.
+        if (!(r == p && WIFEXITED(st))) remove_stale_temporaries(plan.experiment_dir, true);
+      }
     }
     if (exit_status.size() == pids.size()) break;
     if (progress) {
-      int done = 0;
-      for (const auto& k : keys)
-        done += run_is_done(plan.experiment_dir + "/" + k.substr(0, 16), k);
+      size_t done = 0;
+      for (int t = 0; t < workers; ++t) done += count_lines(ledger(t));
       std::cerr << "\r\033[K"
                 << fmt::format("[{}/{}] {} elapsed | {} workers", done, keys.size(),
                                clock_text(seconds_since(t_start)), workers)
@@ -120,31 +201,42 @@ SweepSummary run_local_parallel(const Plan& plan, const RunOptions& opts, std::o
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  untrack_workers();  // waits here while a signal's cleanup runs
   if (progress) std::cerr << "\r\033[K" << std::flush;
+
   for (size_t t = 0; t < pids.size(); ++t) {
     int st = exit_status[pids[t]];
+    auto fate = read_ledger(ledger(static_cast<int>(t)));
+    int missing = 0;
+    for (const auto& k : shards[t]) {
+      auto it = fate.find(k);
+      if (it == fate.end()) {
+        ++missing;
+        continue;
+      }
+      const std::string& w = it->second;
+      if (w == "ran" || w == "failed") ++summary.ran;
+      else ++summary.elsewhere;  // done, elsewhere, elsewhere_failed: another process ran it
+      if (w == "failed" || w == "elsewhere_failed") ++summary.failed;
+    }
+    summary.not_run += missing;
     // 0 = all ok, 3 = some runs failed (each recorded); anything else: the worker itself failed.
-    if (!(WIFEXITED(st) && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 3)))
-      std::cerr << fmt::format("vlb run: worker {} ended with {}\n", t, wait_status_text(st));
+    bool normal = st >= 0 && WIFEXITED(st) && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 3);
+    std::string how = st < 0 ? "an unknown status"
+                      : WIFSIGNALED(st) ? "died (" + wait_status_text(st) + ")"
+                                        : "ended with " + wait_status_text(st);
+    if (missing > 0)
+      std::cerr << fmt::format("vlb run: worker {} {}: {} run{} not run\n", t, how, missing,
+                               missing == 1 ? "" : "s");
+    else if (!normal)
+      std::cerr << fmt::format("vlb run: worker {} {}\n", t, how);
   }
   if (!plan_dir.empty()) {
     std::error_code ec;
     fs::remove_all(plan_dir, ec);
     fs::remove(plan_dir.parent_path(), ec);  // only if empty (no Slurm submissions)
   }
-
-  for (const auto& k : keys) {
-    std::string status = run_status(plan.experiment_dir + "/" + k.substr(0, 16), k);
-    ++summary.ran;
-    if (status != "ok") {
-      ++summary.failed;
-      if (status.empty())
-        std::cerr << fmt::format("run {} left no result (its worker died)\n", k.substr(0, 16));
-    }
-  }
-  out << fmt::format("{}: {} runs \u2014 {} ran, {} already done, {} failed \u2192 {}\n",
-                     plan.experiment, summary.total, summary.ran, summary.skipped, summary.failed,
-                     plan.experiment_dir);
+  out << summary_text(plan.experiment, summary);
   return summary;
 }
 
@@ -282,7 +374,7 @@ PlanFile read_plan_file(const std::string& path) {
 }
 
 WorkerSummary run_worker_task(const std::string& plan_dir, int task, const Registries& reg,
-                              bool quiet, std::ostream& out) {
+                              bool quiet, std::ostream& out, const std::string& ledger) {
   const std::string plan_path = plan_dir + "/plan.json";
   PlanFile pf = read_plan_file(plan_path);
   if (task < 0 || static_cast<size_t>(task) >= pf.tasks.size())
@@ -306,35 +398,70 @@ WorkerSummary run_worker_task(const std::string& plan_dir, int task, const Regis
                                   k.substr(0, 16), pf.spec_path));
 
   fs::create_directories(plan.experiment_dir);
+  track_sweep_dir(plan.experiment_dir);
   remove_stale_temporaries(plan.experiment_dir);
   const GitInfo git = git_info(spec_dir_of(pf.spec_path));
-  // Note [Test sleep]: VLB_TEST_RUN_SLEEP_MS makes each run of a worker start that much later. It
-  // exists only so that the Slurm test can cancel an array task while it is mid-plan; it changes
-  // no result.
-  long sleep_ms = 0;
-  if (const char* s = std::getenv("VLB_TEST_RUN_SLEEP_MS")) sleep_ms = std::strtol(s, nullptr, 10);
+  int ledger_fd = -1;
+  if (!ledger.empty()) {
+    ledger_fd = ::open(ledger.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (ledger_fd < 0)
+      throw Error(fmt::format("cannot open the ledger {}: {}", ledger, std::strerror(errno)));
+  }
+  auto record = [&](const PlannedRun& r, RunFate f) {
+    if (ledger_fd < 0) return;
+    std::string line = fmt::format("{} {}\n", ledger_word(f), r.key);
+    ssize_t n = write(ledger_fd, line.data(), line.size());  // one write per line
+    (void)n;
+  };
   WorkerSummary ws;
+  std::vector<const PlannedRun*> todo;
   for (const auto& k : pf.tasks[static_cast<size_t>(task)]) {
     const PlannedRun& r = *by_key.at(k);
     if (!pf.force && run_is_done(plan.experiment_dir + "/" + r.key16(), r.key)) {
       ++ws.skipped;
+      record(r, RunFate::done);
       if (!quiet) out << fmt::format("run {} ({}): already done\n", r.key16(), describe_run(r));
-      continue;
+    } else {
+      todo.push_back(&r);
     }
-    if (sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
-    Outcome o = execute(plan, r, reg, git);
-    ++ws.ran;
-    if (!o.ok) {
-      ++ws.failed;
-      std::cerr << fmt::format("run {} ({}) failed: {}\n", r.key16(), describe_run(r), o.error);
-    } else if (!quiet) {
-      out << fmt::format("run {} ({}): ok in {:.2f}s\n", r.key16(), describe_run(r), o.seconds);
-    }
-    out << std::flush;
   }
+  out << std::flush;
+  auto done = [&](const PlannedRun& r, const LockedRun& lr) {
+    record(r, lr.fate);
+    switch (lr.fate) {
+      case RunFate::ran_ok:
+      case RunFate::ran_failed:
+        ++ws.ran;
+        break;
+      case RunFate::done: ++ws.skipped; break;
+      default: ++ws.elsewhere; break;
+    }
+    if (lr.fate == RunFate::ran_failed || lr.fate == RunFate::elsewhere_failed) ++ws.failed;
+    if (lr.fate == RunFate::ran_failed)
+      std::cerr << fmt::format("run {} ({}) failed: {}\n", r.key16(), describe_run(r),
+                               lr.outcome.error);
+    else if (lr.fate == RunFate::elsewhere_failed)
+      std::cerr << fmt::format("run {} ({}) failed in another process\n", r.key16(),
+                               describe_run(r));
+    else if (!quiet && lr.fate == RunFate::ran_ok)
+      out << fmt::format("run {} ({}): ok in {:.2f}s\n", r.key16(), describe_run(r),
+                         lr.outcome.seconds);
+    else if (!quiet)
+      out << fmt::format("run {} ({}): done by another process\n", r.key16(), describe_run(r));
+    out << std::flush;
+  };
+  try {
+    run_all_locked(plan, todo, reg, git, pf.force, {}, done,
+                   [&](const std::string& line) { std::cerr << line; });
+  } catch (...) {
+    if (ledger_fd >= 0) ::close(ledger_fd);
+    throw;
+  }
+  if (ledger_fd >= 0) ::close(ledger_fd);
   if (!quiet)
-    out << fmt::format("{} task {}: {} ran, {} already done, {} failed\n", pf.experiment, task,
-                       ws.ran, ws.skipped, ws.failed);
+    out << fmt::format("{} task {}: {} ran, {} already done, {} failed{}\n", pf.experiment, task,
+                       ws.ran, ws.skipped, ws.failed,
+                       ws.elsewhere ? fmt::format(", {} run by another process", ws.elsewhere) : "");
   return ws;
 }
 

@@ -15,6 +15,7 @@
 #include "vlb/experiments/spec.h"
 #include "vlb/reports/current_plan.h"
 #include "vlb/core/clock.h"
+#include "vlb/experiments/workers.h"
 
 namespace vlb::cli {
 namespace {
@@ -100,8 +101,9 @@ Command add_run_command(CLI::App& app) {
                     "--partition/--time/--mem/--array-limit/--only-failed/--wait need "
                     "--backend slurm");
               if (st->opts.jobs > 1) st->opts.worker_executable = self_executable();
+              if (!st->opts.dry_run) install_signal_cleanup();
               SweepSummary s = run_experiment(st->spec, st->opts, builtins(), std::cout);
-              return s.failed > 0 ? kExitRunsFailed : kExitOk;
+              return s.failed > 0 || s.not_run > 0 ? kExitRunsFailed : kExitOk;
             }
             if (st->opts.jobs > 1)
               throw ConfigError("--jobs is for the local backend (Slurm runs one task per shard)");

@@ -15,6 +15,7 @@ Command add_worker_command(CLI::App& app) {
     std::string plan;
     int task = -1;
     bool quiet = false;
+    std::string ledger;
   };
   auto st = std::make_shared<State>();
   auto* sub = app.add_subcommand(
@@ -22,6 +23,8 @@ Command add_worker_command(CLI::App& app) {
   sub->add_option("--plan", st->plan, "plan directory (holds plan.json)")->required();
   sub->add_option("--task", st->task, "task index (default: $SLURM_ARRAY_TASK_ID)");
   sub->add_flag("--quiet", st->quiet, "print failures only");
+  sub->add_option("--ledger", st->ledger,
+                  "append '<fate> <key>' per run dealt with to this file (for `vlb run --jobs`)");
   return {sub, [st] {
             int task = st->task;
             if (task < 0) {
@@ -29,7 +32,9 @@ Command add_worker_command(CLI::App& app) {
               if (!id) throw ConfigError("vlb worker: no --task and no SLURM_ARRAY_TASK_ID");
               task = std::atoi(id);
             }
-            WorkerSummary s = run_worker_task(st->plan, task, builtins(), st->quiet, std::cout);
+            install_signal_cleanup();
+            WorkerSummary s =
+                run_worker_task(st->plan, task, builtins(), st->quiet, std::cout, st->ledger);
             return s.failed > 0 ? kExitRunsFailed : kExitOk;
           }};
 }

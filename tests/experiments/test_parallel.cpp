@@ -89,14 +89,15 @@ TEST_F(WorkerTest, RunnableKeysSkipDoneAndDuplicateRuns) {
     plan.runs.push_back(r);
   }
   EXPECT_EQ(vlb::runnable_keys(plan, false), (std::vector<std::string>{a, b}));
-  fs::create_directories(exp_dir() + "/" + a.substr(0, 16));
-  write_text(exp_dir() + "/" + a.substr(0, 16) + "/metrics.json",
-             json{{"status", "ok"}, {"run_key", a}}.dump());
+  const std::string a_dir = exp_dir() + "/" + a.substr(0, 16);
+  fs::create_directories(a_dir);
+  write_text(a_dir + "/config.resolved.yaml", "method: {name: centroid}\n");
+  write_text(a_dir + "/env.json", "{}\n");
+  write_text(a_dir + "/metrics.json", json{{"status", "ok"}, {"run_key", a}}.dump());
   EXPECT_EQ(vlb::runnable_keys(plan, false), (std::vector<std::string>{b}));
   EXPECT_EQ(vlb::runnable_keys(plan, true), (std::vector<std::string>{a, b}));
   // A recorded failure is not done; a metrics.json of another key does not count.
-  write_text(exp_dir() + "/" + a.substr(0, 16) + "/metrics.json",
-             json{{"status", "failed"}, {"run_key", a}}.dump());
+  write_text(a_dir + "/metrics.json", json{{"status", "failed"}, {"run_key", a}}.dump());
   EXPECT_EQ(vlb::run_status(exp_dir() + "/" + a.substr(0, 16), a), "failed");
   EXPECT_EQ(vlb::run_status(exp_dir() + "/" + a.substr(0, 16), b), "");
   EXPECT_EQ(vlb::runnable_keys(plan, false), (std::vector<std::string>{a, b}));
@@ -248,10 +249,16 @@ TEST(ParallelCli, JobsThreeEqualsJobsOneOnTheQuickstart) {
           << n << "/" << f;
     }
   }
-  // Nothing but run directories is left (no temporaries, no local plan).
-  for (const auto& e : fs::directory_iterator(three.path() + "/quickstart"))
-    EXPECT_TRUE(std::regex_match(e.path().filename().string(), std::regex("[0-9a-f]{16}")))
-        << e.path();
+  // Nothing but run directories and their locks is left (no temporaries, no local plan).
+  for (const auto& e : fs::directory_iterator(three.path() + "/quickstart")) {
+    std::string name = e.path().filename().string();
+    if (name == ".plan") {
+      for (const auto& p : fs::directory_iterator(e.path()))
+        EXPECT_NE(p.path().filename().string().rfind("local-", 0), 0u) << p.path();
+    } else if (name != ".locks") {
+      EXPECT_TRUE(std::regex_match(name, std::regex("[0-9a-f]{16}"))) << e.path();
+    }
+  }
   auto again = run_cli("run experiments/specs/quickstart.yaml --jobs 3 --results " + three.path());
   EXPECT_EQ(again.exit_code, 0);
   EXPECT_NE(again.output.find("0 ran, 18 already done"), std::string::npos) << again.output;

@@ -33,12 +33,14 @@ std::string spec_text(const std::string& methods, const std::string& extra = "")
 
 json read_json(const std::string& path) { return json::parse(vlb::test::read_text(path)); }
 
-// Every entry of the experiment directory that is not a published run directory.
+// Every entry of the experiment directory that is neither a published run directory nor the run
+// locks (.locks, kept for good) or the recorded plan (.plan).
 std::vector<std::string> temporaries(const std::string& exp_dir) {
   std::vector<std::string> out;
   if (!fs::exists(exp_dir)) return out;
   for (const auto& e : fs::directory_iterator(exp_dir)) {
     std::string name = e.path().filename().string();
+    if (name == ".locks" || name == ".plan") continue;
     if (!std::regex_match(name, std::regex("[0-9a-f]{16}"))) out.push_back(name);
   }
   return out;

@@ -200,7 +200,7 @@ TEST_F(SlurmCluster, CancelledTaskIsCompletedByAResubmitWithoutRedoingFinishedRu
   // No temporaries left behind by the cancelled task once a worker on this host has run.
   for (const auto& e : fs::directory_iterator(exp)) {
     std::string n = e.path().filename().string();
-    EXPECT_TRUE(n == ".plan" || n.rfind("leaderboard.", 0) == 0 ||
+    EXPECT_TRUE(n == ".plan" || n == ".locks" || n.rfind("leaderboard.", 0) == 0 ||
                 std::regex_match(n, std::regex("[0-9a-f]{16}")))
         << n;
   }

@@ -12,8 +12,10 @@ namespace vlb {
 struct SweepSummary {
   int total = 0;
   int skipped = 0;  // already complete
-  int ran = 0;
-  int failed = 0;
+  int ran = 0;        // executed by this sweep (its workers included)
+  int failed = 0;     // ended failed during this sweep, here or in another process
+  int elsewhere = 0;  // completed by another process while this sweep waited for its lock
+  int not_run = 0;    // left undone: the worker that owned them died
   std::string experiment_dir;
 };
 
@@ -22,9 +24,10 @@ struct SweepSummary {
 SweepSummary run_experiment(const std::string& spec_path, const RunOptions& opts,
                             const Registries& reg, std::ostream& out);
 
-/// True when `run_dir`/metrics.json says status ok for this very (64-hex) run key.
+/// True when run_status() is "ok".
 bool run_is_done(const std::string& run_dir, const std::string& key);
-/// "ok" | "failed" (a recorded failure) | "" (no published result yet), from metrics.json.
+/// "ok" | "failed" (a recorded failure) | "" (no complete result: absent, another key, or a
+/// damaged directory - runner.cpp, Note [Complete run directories]).
 std::string run_status(const std::string& run_dir, const std::string& key);
 
 }  // namespace vlb

@@ -57,14 +57,27 @@ std::vector<std::string> runnable_keys(const Plan& plan, bool force);
 
 struct WorkerSummary {
   int ran = 0;
-  int skipped = 0;  // already done when the worker reached them
-  int failed = 0;
+  int skipped = 0;    // already done when the worker reached them
+  int failed = 0;     // failed here, or in another process while this one waited for it
+  int elsewhere = 0;  // completed by another process while this one waited for its lock
 };
 
-/// Executes task `task` of `plan_dir`/plan.json with the given registries. Prints one line per run
-/// (unless quiet; failures always go to stderr). Throws DataError when the spec no longer expands
-/// to the planned keys (it was edited after submission) or the task index is out of range.
+/// Executes task `task` of `plan_dir`/plan.json with the given registries, each run under its run
+/// lock (runs another process holds are waited for at the end). Prints one line per run (unless
+/// quiet; failures always go to stderr). With a `ledger` path, appends "<fate> <key>" to it as
+/// each run is dealt with (fate: ran, failed, done, elsewhere, elsewhere_failed). Throws
+/// DataError when the spec no longer expands to the planned keys (it was edited after
+/// submission) or the task index is out of range.
 WorkerSummary run_worker_task(const std::string& plan_dir, int task, const Registries& reg,
-                              bool quiet, std::ostream& out);
+                              bool quiet, std::ostream& out, const std::string& ledger = "");
+
+/// From now on SIGINT, SIGTERM and SIGHUP make this process stop its workers and remove its
+/// temporaries before it dies of the signal (run_guard.cpp, Note [Cleanup on signals]). For the
+/// CLI's `run` and `worker`; signals that were ignored stay ignored.
+void install_signal_cleanup();
+
+/// Removes the temporaries (.tmp-, .old-, .plan/local-) in `experiment_dir` left by processes of
+/// this host that are gone, and returns their names (runner.cpp, Note [Stale temporaries]).
+std::vector<std::string> clean_stale_temporaries(const std::string& experiment_dir);
 
 }  // namespace vlb
