@@ -42,8 +42,8 @@ h5::DType storage_of(const at::Tensor& t) {
 // a score would go unnoticed and a rescore would report a "changed" value that no code changed.
 // Every dataset carries the SHA-256 of its stored little-endian bytes; read_predictions checks it.
 void write_checked(hid_t f, const std::string& path, const at::Tensor& t, h5::DType storage) {
-  const int64_t chunk = t.dim() >= 1 && t.size(0) > 4096 ? 4096 : 0;
-  h5::write_array(f, path, t.cpu(), storage, chunk);
+  // Contiguous (no chunks): nothing is compressed, and a partial last chunk would cost space.
+  h5::write_array(f, path, t.cpu(), storage, 0);
   h5::set_attr(f, path, "sha256", sha256_hex(h5::read_raw_le(f, path)));
 }
 
