@@ -36,12 +36,12 @@ struct StoredPredictions {
   std::string run_key;                     // 64 hex
   std::string dataset_fingerprint;
   at::Tensor rows;         // [n] int64 evaluation rows (indices into the dataset file)
-  at::Tensor label;        // [n] int64 single-label targets, undefined when the task has none
+  at::Tensor label;        // [n] int64 single-label targets (-1 = none), undefined when absent
   at::Tensor labels;       // [n, C] int8 multi-label targets (+1/-1/0), undefined when none
-  at::Tensor scores;       // full: [n, C] float32
+  at::Tensor scores;       // full: [n, C] float32; undefined when the method gave no dense scores
   at::Tensor topk_ids;     // topk: [n, k] int64, best first (ties in ascending id)
   at::Tensor topk_scores;  // topk: [n, k] float32 (stored as float16: ranks are in the ids)
-  std::map<std::string, at::Tensor> aux;   // every non-scalar Prediction::aux tensor, as returned
+  std::map<std::string, at::Tensor> aux;   // every Prediction::aux tensor, as returned
   int64_t num_classes = 0;                 // C (columns of the full scores)
   std::vector<std::string> pred_names;     // open vocabulary: the predicted name of every row
 };
@@ -58,7 +58,8 @@ std::string choose_predictions_mode(const PredictionsOptions& opts, int64_t n, i
 std::pair<at::Tensor, at::Tensor> stable_topk_rows(const at::Tensor& scores, int64_t k);
 
 /// Writes `pred` for `eval_rows` of `ds` to `path` (atomically: a temporary renamed into place).
-/// Returns the mode used ("full", "topk"), or "none" when nothing was written.
+/// Returns the mode used ("full", "topk"), or "none" when nothing was written. DataError naming
+/// `path` when it cannot be written (the runner then fails the run).
 std::string write_predictions(const std::string& path, const Prediction& pred,
                               const at::Tensor& eval_rows, const Dataset& ds,
                               const RunConfig& cfg, const std::string& run_key,
@@ -70,7 +71,8 @@ std::string write_predictions(const std::string& path, const Prediction& pred,
 StoredPredictions read_predictions(const std::string& path);
 
 /// The Prediction a method returned, rebuilt from the stored form. Full mode: exactly the scores
-/// and aux tensors that were stored. Top-k mode: scores are -inf outside the stored top-k.
+/// and aux tensors that were stored. Top-k mode: the j-th stored id of a row scores k - j and
+/// every other class -inf, so every rank below k (and the tie order) is the run's own.
 Prediction to_prediction(const StoredPredictions& p);
 
 }  // namespace vlb
