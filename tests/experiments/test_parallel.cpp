@@ -248,10 +248,17 @@ TEST(ParallelCli, JobsThreeEqualsJobsOneOnTheQuickstart) {
           << n << "/" << f;
     }
   }
-  // Nothing but run directories is left (no temporaries, no local plan).
-  for (const auto& e : fs::directory_iterator(three.path() + "/quickstart"))
+  // Nothing but run directories and the current-plan record is left (no temporaries, no local
+  // plan).
+  for (const auto& e : fs::directory_iterator(three.path() + "/quickstart")) {
+    if (e.path().filename() == ".plan") {
+      for (const auto& p : fs::directory_iterator(e.path()))
+        EXPECT_EQ(p.path().filename(), "current.json") << p.path();
+      continue;
+    }
     EXPECT_TRUE(std::regex_match(e.path().filename().string(), std::regex("[0-9a-f]{16}")))
         << e.path();
+  }
   auto again = run_cli("run experiments/specs/quickstart.yaml --jobs 3 --results " + three.path());
   EXPECT_EQ(again.exit_code, 0);
   EXPECT_NE(again.output.find("0 ran, 18 already done"), std::string::npos) << again.output;
