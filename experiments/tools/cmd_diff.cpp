@@ -15,7 +15,9 @@
 
 #include "commands.h"
 #include "vlb/core/error.h"
+#include "vlb/experiments/predictions.h"
 #include "vlb/reports/current_plan.h"
+#include "vlb/reports/paired.h"
 #include "vlb/reports/report.h"
 
 namespace fs = std::filesystem;
@@ -140,11 +142,56 @@ struct Pair {
   const RunRecord* b;
 };
 
-// The paired part needs the stored predictions (read_predictions); until then: none.
-std::string paired_test(const Pair&) { return ""; }
+// Top-1 correctness per row of a single-label prediction file ("" = ok, else why not).
+std::string top1_correct(const StoredPredictions& p, std::vector<bool>* correct) {
+  if (!p.label.defined()) return "no single-label targets (task " + p.task + ")";
+  at::Tensor top1;
+  if (p.mode == "full" && p.scores.defined()) top1 = p.scores.argmax(1);
+  else if (p.topk_ids.defined() && p.topk_ids.size(1) > 0) top1 = p.topk_ids.select(1, 0);
+  else return "no scores stored";
+  at::Tensor ok = top1.eq(p.label).contiguous();
+  const bool* d = ok.data_ptr<bool>();
+  correct->assign(d, d + ok.numel());
+  return "";
+}
 
-void print_versions(const std::vector<Pair>&, std::ostream& out) {
-  out << "  method/metric versions: not recorded in the run directories\n";
+std::string paired_test(const Pair& pr) {
+  std::string fa = pr.a->dir + "/predictions.h5", fb = pr.b->dir + "/predictions.h5";
+  if (!fs::exists(fa) || !fs::exists(fb)) return "";
+  StoredPredictions a = read_predictions(fa), b = read_predictions(fb);
+  if (!a.rows.defined() || !b.rows.defined() || a.rows.numel() != b.rows.numel() ||
+      !a.rows.equal(b.rows))
+    return "paired test: not the same evaluation rows on both sides";
+  std::vector<bool> ca, cb;
+  std::string why = top1_correct(a, &ca);
+  if (why.empty()) why = top1_correct(b, &cb);
+  if (!why.empty()) return "paired test: " + why;
+  if (!a.label.equal(b.label)) return "paired test: the targets differ between the sides";
+  McNemarResult m = mcnemar_exact(ca, cb);
+  return fmt::format("McNemar (top-1, {} rows): right in A only {}, in B only {}, p = {:.4g}", m.n,
+                     m.only_a, m.only_b, m.p_value);
+}
+
+void print_versions(const std::vector<Pair>& pairs, std::ostream& out) {
+  std::set<std::string> ma, mb;
+  std::map<std::string, std::pair<std::set<std::string>, std::set<std::string>>> metric;
+  int with = 0;
+  for (const auto& p : pairs) {
+    std::string fa = p.a->dir + "/predictions.h5", fb = p.b->dir + "/predictions.h5";
+    if (!fs::exists(fa) || !fs::exists(fb)) continue;
+    StoredPredictions a = read_predictions(fa), b = read_predictions(fb);
+    ++with;
+    ma.insert(a.method + " v" + a.method_version);
+    mb.insert(b.method + " v" + b.method_version);
+    for (const auto& [m, v] : a.metric_versions) metric[m].first.insert(v);
+    for (const auto& [m, v] : b.metric_versions) metric[m].second.insert(v);
+  }
+  if (with == 0) {
+    out << "  method/metric versions: not recorded (no predictions.h5 on both sides)\n";
+    return;
+  }
+  print_value_diff("method versions", ma, mb, out);
+  for (const auto& [m, v] : metric) print_value_diff("metric " + m, v.first, v.second, out);
 }
 
 int run_diff(const std::string& pa, const std::string& pb, std::ostream& out) {

@@ -73,6 +73,17 @@ TEST_F(Diff, TwoRunsDifferingInOneParamListThatKeyAndTheDelta) {
   EXPECT_NEAR(std::stod(m[2]), vb, 1e-5 * std::max(1.0, std::abs(vb)));
   EXPECT_NEAR(std::stod(m[3]), vb - va, 1e-5);
   EXPECT_NE(va, vb) << "the constructed case must change the number";
+
+  // Both runs kept predictions.h5 for the same rows: the discordant rows explain the delta.
+  ASSERT_TRUE(std::regex_search(r.output, m, std::regex("McNemar \\(top-1, ([0-9]+) rows\\): right "
+                                                        "in A only ([0-9]+), in B only ([0-9]+), p = ([-0-9.e+]+)")))
+      << r.output;
+  int n = std::stoi(m[1]), only_a = std::stoi(m[2]), only_b = std::stoi(m[3]);
+  EXPECT_EQ(n, json::parse(vlb::test::read_text(a + "/metrics.json"))["n_eval"].get<int>());
+  EXPECT_EQ(only_b - only_a, std::lround((vb - va) * n));
+  double p = vlb::mcnemar_exact_p(only_a, only_b);
+  EXPECT_NEAR(std::stod(m[4]), p, 1e-3 * p);
+  EXPECT_NE(r.output.find("method versions        knn v"), std::string::npos) << r.output;
 }
 
 TEST_F(Diff, TreesMatchRunsAndUnrelatedTreesAreAnError) {
@@ -86,6 +97,8 @@ TEST_F(Diff, TreesMatchRunsAndUnrelatedTreesAreAnError) {
   EXPECT_NE(same.output.find("2 of 2 matched runs have the same run key"), std::string::npos)
       << same.output;
   EXPECT_NE(same.output.find("delta +0\n"), std::string::npos) << same.output;
+  EXPECT_NE(same.output.find("right in A only 0, in B only 0, p = 1\n"), std::string::npos)
+      << same.output;
 
   std::string c = run("[{name: linear_probe}]", dir_ / "c");
   auto unrelated = run_cli("diff " + a + " " + c);

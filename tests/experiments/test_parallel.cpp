@@ -249,12 +249,13 @@ TEST(ParallelCli, JobsThreeEqualsJobsOneOnTheQuickstart) {
           << n << "/" << f;
     }
   }
-  // Nothing but run directories and their locks is left (no temporaries, no local plan).
+  // Nothing but run directories, their locks and the current-plan record is left (no
+  // temporaries, no local plan).
   for (const auto& e : fs::directory_iterator(three.path() + "/quickstart")) {
     std::string name = e.path().filename().string();
     if (name == ".plan") {
       for (const auto& p : fs::directory_iterator(e.path()))
-        EXPECT_NE(p.path().filename().string().rfind("local-", 0), 0u) << p.path();
+        EXPECT_EQ(p.path().filename(), "current.json") << p.path();
     } else if (name != ".locks") {
       EXPECT_TRUE(std::regex_match(name, std::regex("[0-9a-f]{16}"))) << e.path();
     }
