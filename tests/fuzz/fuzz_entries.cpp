@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -20,10 +21,16 @@ namespace fs = std::filesystem;
 namespace vlb::fuzz {
 namespace {
 
+fs::path scratch_path() { return fs::temp_directory_path() / ("vlb-fuzz-" + std::to_string(getpid())); }
+
 const fs::path& scratch() {
   static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("vlb-fuzz-" + std::to_string(getpid()));
+    fs::path d = scratch_path();
     fs::create_directories(d);
+    std::atexit([] {
+      std::error_code ec;
+      fs::remove_all(scratch_path(), ec);
+    });
     return d;
   }();
   return dir;
