@@ -18,7 +18,8 @@ void check_finite(const at::Tensor& t, const std::string& file, const std::strin
   if (torch::isfinite(t).all().item<bool>()) return;
   at::Tensor bad = torch::logical_not(torch::isfinite(t));
   const int64_t count = bad.sum().item<int64_t>();
-  at::Tensor first = bad.nonzero()[0];
+  // nonzero() may come back column-major: copy the row before reading it through data_ptr.
+  at::Tensor first = bad.nonzero()[0].contiguous();
   std::string pos;
   if (t.dim() == 1) {
     pos = fmt::format("row {}", first[0].item<int64_t>());

@@ -494,6 +494,16 @@ void write_dataset(Dataset& ds, const std::string& path, const WriteOptions& opt
     if (ec) throw_io_error(path, "cannot move the finished file into place", ec.value());
     ds.fingerprint = fp;
     ds.feature_dtype = opts.features_fp16 ? "float16" : "float32";
+  } catch (const Error& e) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    // HDF5 names the temporary; the user knows the file they asked for.
+    std::string msg = e.what();
+    for (size_t at = msg.find(tmp); at != std::string::npos; at = msg.find(tmp, at + path.size()))
+      msg.replace(at, tmp.size(), path);
+    if (dynamic_cast<const EnvironmentError*>(&e)) throw EnvironmentError(msg);
+    if (dynamic_cast<const DataError*>(&e)) throw DataError(msg);
+    throw;
   } catch (...) {
     std::error_code ec;
     fs::remove(tmp, ec);

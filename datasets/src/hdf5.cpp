@@ -50,15 +50,23 @@ std::string tidy(const std::string& desc) {
 
 std::string innermost_error() { return tidy(error_stack().innermost); }
 
-void fail_hdf5(const std::string& file, const std::string& where, const std::string& what,
-               const std::string& why) {
-  const StackInfo si = error_stack();
+namespace {
+
+[[noreturn]] void fail_stack(const StackInfo& si, const std::string& file, const std::string& where,
+                             const std::string& what, const std::string& why) {
   std::string msg = "HDF5: " + what;
   const std::string detail = why.empty() ? tidy(si.innermost) : why;
   if (!detail.empty()) msg += " (" + detail + ")";
   H5Eclear2(H5E_DEFAULT);
   if (is_environment_errno(si.err)) throw EnvironmentError(file, where, msg);
   throw DataError(file, where, msg);
+}
+
+}  // namespace
+
+void fail_hdf5(const std::string& file, const std::string& where, const std::string& what,
+               const std::string& why) {
+  fail_stack(error_stack(), file, where, what, why);
 }
 
 namespace {
@@ -76,13 +84,20 @@ std::string file_name(hid_t loc) {
   throw DataError(file_name(loc), path, msg);
 }
 
+// The stack is read before file_name(): every HDF5 API call starts by clearing it.
 Handle check(hid_t id, hid_t loc, const std::string& path, const char* what) {
-  if (id < 0) fail_hdf5(file_name(loc), path, std::string("cannot ") + what);
+  if (id < 0) {
+    const StackInfo si = error_stack();
+    fail_stack(si, file_name(loc), path, std::string("cannot ") + what, "");
+  }
   return Handle(id);
 }
 
 void check_status(herr_t st, hid_t loc, const std::string& path, const char* what) {
-  if (st < 0) fail_hdf5(file_name(loc), path, std::string("cannot ") + what);
+  if (st < 0) {
+    const StackInfo si = error_stack();
+    fail_stack(si, file_name(loc), path, std::string("cannot ") + what, "");
+  }
 }
 
 // The little-endian file/memory type we use for each numeric dtype.
@@ -306,13 +321,11 @@ void File::close_checked() {
   const hid_t id = h_.release();
   // Flushing is where a full disk shows up for metadata; a failed flush still closes the handle.
   const herr_t flushed = H5Fflush(id, H5F_SCOPE_LOCAL);
-  std::string why;
-  if (flushed < 0) why = innermost_error();
+  StackInfo si;
+  if (flushed < 0) si = error_stack();
   const herr_t closed = H5Fclose(id);
-  if (closed < 0 && why.empty()) why = innermost_error();
-  if (flushed < 0 || closed < 0) {
-    fail_hdf5(path_, "", "cannot finish writing the HDF5 file", why);
-  }
+  if (closed < 0 && flushed >= 0) si = error_stack();
+  if (flushed < 0 || closed < 0) fail_stack(si, path_, "", "cannot finish writing the HDF5 file", "");
 }
 
 File File::open(const std::string& path, bool writable) {

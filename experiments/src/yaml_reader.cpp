@@ -40,7 +40,7 @@ struct Budget {
   int depth = 0;
 };
 
-constexpr size_t kDefaultMaxNodes = 1000000;
+constexpr size_t kDefaultMaxNodes = 200000;  // ~80 MB of Node; real specs have a few thousand
 constexpr int kMaxDepth = 256;
 constexpr uintmax_t kMaxBytes = 16u << 20;
 

@@ -43,7 +43,7 @@ struct MapEntry {
 };
 
 /// Parses a file; ConfigError with file:line:col on a syntax error or unreadable file, a
-/// directory, more than 16 MiB of text, more than VLB_MAX_YAML_NODES (default 1,000,000) nodes
+/// directory, more than 16 MiB of text, more than VLB_MAX_YAML_NODES (default 200,000) nodes
 /// once aliases are expanded, or nesting deeper than 256 levels.
 Node load_file(const std::string& path);
 /// The same for text already read from `path` (which only names it in errors).
