@@ -69,8 +69,10 @@ void wait_for(std::vector<pid_t>& pids, std::chrono::milliseconds limit) {
     for (size_t i = 0; i < pids.size();) {
       int st = 0;
       pid_t r = waitpid(pids[i], &st, WNOHANG);
-      if (r == pids[i] || (r < 0 && errno == ECHILD)) pids.erase(pids.begin() + static_cast<long>(i));
-      else ++i;
+      if (r == pids[i] || (r < 0 && errno == ECHILD))
+        pids.erase(pids.begin() + static_cast<long>(i));
+      else
+        ++i;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -154,7 +156,9 @@ void write_manifest(const fs::path& tmp) {
   json files = json::object();
   for (const auto& e : fs::directory_iterator(tmp)) {
     std::string name = e.path().filename().string();
-    if (!e.is_regular_file() || name == "manifest.json") continue;
+    // metrics.json is judged by parsing (a cut object never parses), and later tools may
+    // rewrite it (rescoring): it is not listed.
+    if (!e.is_regular_file() || name == "manifest.json" || name == "metrics.json") continue;
     uintmax_t n = e.file_size();
     json f = {{"bytes", n}};
     if (n <= kHashAtMost) f["sha256"] = sha256_file_hex(e.path().string());
@@ -370,7 +374,8 @@ void install_signal_cleanup() {
   if (installed) return;
   installed = true;
   int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) runner_detail::throw_errno("cannot create a pipe for signals", errno);
+  if (pipe2(p, O_CLOEXEC) != 0)
+    runner_detail::throw_errno("cannot create a pipe for signals", errno);
   runner_detail::g_pipe_write = p[1];
   runner_detail::g_owner = getpid();
   const int read_end = p[0];

@@ -75,7 +75,9 @@ bool owner_is_gone(const std::string& name, size_t host_start, bool keep_own) {
 struct TmpGuard {
   fs::path path;
   bool armed = true;
-  explicit TmpGuard(fs::path p) : path(std::move(p)) { runner_detail::track_temporary(path.string()); }
+  explicit TmpGuard(fs::path p) : path(std::move(p)) {
+    runner_detail::track_temporary(path.string());
+  }
   TmpGuard(const TmpGuard&) = delete;
   TmpGuard& operator=(const TmpGuard&) = delete;
   ~TmpGuard() {
@@ -299,8 +301,8 @@ std::string summary_text(const std::string& experiment, const SweepSummary& s) {
   std::string extra;
   if (s.elsewhere > 0) extra += fmt::format(", {} run by another process", s.elsewhere);
   if (s.not_run > 0) extra += fmt::format(", {} not run", s.not_run);
-  return fmt::format("{}: {} runs \u2014 {} ran, {} already done, {} failed{} \u2192 {}\n", experiment,
-                     s.total, s.ran, s.skipped, s.failed, extra, s.experiment_dir);
+  return fmt::format("{}: {} runs \u2014 {} ran, {} already done, {} failed{} \u2192 {}\n",
+                     experiment, s.total, s.ran, s.skipped, s.failed, extra, s.experiment_dir);
 }
 
 std::string describe_run(const PlannedRun& r) {
@@ -367,12 +369,13 @@ bool matches_manifest(const fs::path& dir, const json& manifest) {
 }  // namespace
 
 // Note [Complete run directories]: a directory counts (ok or failed) only when metrics.json and
-// env.json parse as JSON objects, config.resolved.yaml as a YAML mapping, metrics.json names this
-// very key, the predictions.h5 that metrics.json names (if any) is there and not empty, and every
-// file matches the sizes and SHA-256 sums of manifest.json (written at publish time; directories
-// of older versions have none, and are judged by the other checks alone). Anything else - a copy
-// cut short, a truncated file, a stray edit - reads as "no result", so the run is redone and the
-// damaged directory replaced in one step.
+// env.json parse as JSON objects (a JSON object cut anywhere never parses), config.resolved.yaml
+// as a YAML mapping, metrics.json names this very key, the predictions.h5 that metrics.json names
+// (if any) is there and not empty, and every file manifest.json lists (all but metrics.json,
+// written at publish time) has its recorded size and SHA-256: YAML cut at a line end still
+// parses. Directories of older versions have no manifest and are judged by the other checks.
+// Anything else - a copy cut short, a truncated file, a stray edit - reads as "no result", so the
+// run is redone and the damaged directory replaced in one step.
 std::string run_status(const std::string& run_dir, const std::string& key) {
   json m;
   if (!read_json_object(run_dir + "/metrics.json", &m)) return "";
@@ -463,11 +466,12 @@ SweepSummary run_experiment(const std::string& spec_path, const RunOptions& opts
     if (lr.fate == RunFate::ran_failed || lr.fate == RunFate::elsewhere_failed) {
       ++summary.failed;
       if (progress) std::cerr << "\r\033[K";
-      std::cerr << fmt::format("run {} ({}) failed{}: {}\n", r.key16(), describe_run(r),
-                               lr.fate == RunFate::elsewhere_failed ? " in another process" : "",
-                               lr.fate == RunFate::ran_failed
-                                   ? lr.outcome.error
-                                   : "see " + plan.experiment_dir + "/" + r.key16() + "/metrics.json");
+      if (lr.fate == RunFate::ran_failed)
+        std::cerr << fmt::format("run {} ({}) failed: {}\n", r.key16(), describe_run(r),
+                                 lr.outcome.error);
+      else
+        std::cerr << fmt::format("run {} ({}) failed in another process (see {}/{}/metrics.json)\n",
+                                 r.key16(), describe_run(r), plan.experiment_dir, r.key16());
     }
   };
   auto note = [&](const std::string& line) {

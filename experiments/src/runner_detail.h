@@ -47,7 +47,8 @@ std::string spec_dir_of(const std::string& spec_path);  // "." for a bare file n
 /// A progress line on stderr: only on a terminal and never under CI.
 bool show_progress(const RunOptions& opts);
 
-/// "<exp>: N runs — a ran, b already done, c failed[, d run by another process][, e not run] → dir"
+/// "<exp>: N runs — a ran, b already done, c failed[, d run by another process][, e not run]
+/// → dir" (the bracketed parts only when not 0).
 std::string summary_text(const std::string& experiment, const SweepSummary& s);
 
 /// `--jobs N`: the plan in N local `vlb worker` processes (workers.cpp, Note [Local workers]).
@@ -89,8 +90,8 @@ struct DirStamp {
 };
 DirStamp stamp_of(const std::string& path);
 
-/// Writes <tmp>/manifest.json (size and SHA-256 of every file in it) and moves `tmp` to
-/// `final_dir`, replacing a directory already there atomically where the file system can
+/// Writes <tmp>/manifest.json (size and SHA-256 of every file in it but metrics.json) and moves
+/// `tmp` to `final_dir`, replacing a directory already there atomically where the file system can
 /// (renameat2 RENAME_EXCHANGE), else by two renames through `old`. A rename that loses a race
 /// with another process publishing the same run is retried; other failures throw Error.
 void publish_run_dir(const std::string& tmp, const std::string& final_dir, const std::string& old);

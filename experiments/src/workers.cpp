@@ -461,7 +461,8 @@ WorkerSummary run_worker_task(const std::string& plan_dir, int task, const Regis
   if (!quiet)
     out << fmt::format("{} task {}: {} ran, {} already done, {} failed{}\n", pf.experiment, task,
                        ws.ran, ws.skipped, ws.failed,
-                       ws.elsewhere ? fmt::format(", {} run by another process", ws.elsewhere) : "");
+                       ws.elsewhere ? fmt::format(", {} run by another process", ws.elsewhere)
+                                    : "");
   return ws;
 }
 
