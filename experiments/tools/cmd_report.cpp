@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "vlb/core/error.h"
 #include "vlb/core/fs.h"
+#include "vlb/reports/current_plan.h"
 #include "vlb/reports/page.h"
 #include "vlb/reports/report.h"
 
@@ -18,15 +19,33 @@ namespace vlb::cli {
 namespace {
 
 
-Leaderboard leaderboard_of(const std::string& dir, const std::string& primary) {
+// The runs of the current plan (.plan/current.json; every run without one), plus the others
+// marked stale when `all`. Damaged run directories are left out with a warning on stderr.
+Leaderboard leaderboard_of(const std::string& dir, const std::string& primary, bool all,
+                           const char* who) {
   if (!fs::is_directory(dir)) throw DataError(dir, "", "not a results directory");
-  auto runs = load_runs(dir);
-  if (runs.empty()) throw DataError(dir, "", "no run directories found (run `vlb run SPEC` first)");
+  std::vector<DamagedRun> damaged;
+  auto runs = load_runs(dir, &damaged);
+  for (const auto& d : damaged)
+    std::cerr << "vlb " << who << ": warning: damaged run directory left out: " << d.message << "\n";
+  RunSelection sel = select_current(runs, dir, all);
+  if (runs.empty() && damaged.empty())
+    throw DataError(dir, "", sel.stale > 0 ? "no run of the current plan (`--all` shows the " +
+                                                 std::to_string(sel.stale) + " other runs)"
+                                           : std::string("no run directories found (run `vlb run SPEC` first)"));
+  if (sel.stale > 0 && !all)
+    std::cerr << "vlb " << who << ": " << sel.stale << " run(s) not in the current plan ("
+              << current_plan_path(dir) << ") left out; --all shows them\n";
   fs::path p = fs::path(dir).lexically_normal();
   std::string name = p.filename().string();
   if (name.empty()) name = p.parent_path().filename().string();
-  return build_leaderboard(runs, name, primary);
+  Leaderboard lb = build_leaderboard(runs, name, primary);
+  lb.damaged = std::move(damaged);
+  lb.stale_left_out = all ? 0 : sel.stale;
+  return lb;
 }
+
+const char* kAllHelp = "also use runs not in the current plan (.plan/current.json), marked stale";
 
 }  // namespace
 
@@ -44,18 +63,21 @@ Command add_report_command(CLI::App& app) {
     std::vector<std::string> dirs;
     std::string primary, out, baseline_row, paper, html_title;
     std::vector<std::string> formats{"markdown", "csv", "json"};
-    bool print = false, html = false, latex = false;
+    bool print = false, html = false, latex = false, all = false, aux = false;
   };
   auto st = std::make_shared<State>();
   auto* sub = app.add_subcommand(
       "report", "Write the leaderboard (Markdown, CSV, JSON; --html page, --latex table) of experiment results");
   sub->add_option("dirs", st->dirs, "results/<experiment> directories")->required();
   sub->add_option("--primary", st->primary, "primary metric (default cls/top1 if present)");
-  sub->add_option("--format", st->formats, "writers to use (see `vlb list writers`)")
+  sub->add_option("--format", st->formats,
+                  "writers to use (see `vlb list writers`); tidy writes leaderboard.tidy.csv and .tidy.jsonl")
       ->delimiter(',')
       ->capture_default_str();
   sub->add_option("--out", st->out, "write here instead of into each experiment directory");
   sub->add_flag("--print", st->print, "also print the Markdown leaderboard");
+  sub->add_flag("--all", st->all, kAllHelp);
+  sub->add_flag("--aux", st->aux, "add a table per aux value (searched alpha, epochs run, ...) to the Markdown");
   sub->add_flag("--html", st->html,
                 "also write one self-contained report.html for all DIRS (into --out, the experiment "
                 "directory, or for several experiments their common parent)");
@@ -67,18 +89,23 @@ Command add_report_command(CLI::App& app) {
   return {sub, [st] {
             std::vector<Leaderboard> boards;
             for (const auto& dir : st->dirs) {
-              Leaderboard lb = leaderboard_of(dir, st->primary);
+              Leaderboard lb = leaderboard_of(dir, st->primary, st->all, "report");
               std::string target = st->out.empty() ? dir : st->out;
               std::vector<std::string> formats = st->formats;
-              if (st->latex && std::find(formats.begin(), formats.end(), "latex") == formats.end())
-                formats.push_back("latex");
+              auto add = [&](const char* f) {
+                if (std::find(formats.begin(), formats.end(), f) == formats.end()) formats.push_back(f);
+              };
+              if (st->latex) add("latex");
+              if (std::find(formats.begin(), formats.end(), "tidy") != formats.end()) add("tidy-jsonl");
+              Params wp;
+              wp.set("aux", st->aux);
               for (const auto& f : formats) {
-                auto writer = builtin_writers().create(f, Params{});
+                auto writer = builtin_writers().create(f, wp);
                 std::string path = (fs::path(target) / ("leaderboard." + writer->extension())).string();
                 write_file_atomic(path, writer->render(lb));
                 std::cerr << "vlb report: wrote " << path << "\n";
               }
-              if (st->print) std::cout << builtin_writers().create("markdown", Params{})->render(lb);
+              if (st->print) std::cout << builtin_writers().create("markdown", wp)->render(lb);
               boards.push_back(std::move(lb));
             }
             if (st->html) {
@@ -97,6 +124,7 @@ Command add_report_command(CLI::App& app) {
               for (const auto& d : st->dirs) cmd += " " + quote_arg(d);
               cmd += " --html";
               if (st->latex) cmd += " --latex";
+              if (st->all) cmd += " --all";
               if (!st->primary.empty()) cmd += " --primary " + quote_arg(st->primary);
               if (!st->baseline_row.empty()) cmd += " --baseline-row " + quote_arg(st->baseline_row);
               if (!st->paper.empty()) cmd += " --paper " + quote_arg(st->paper);
@@ -112,23 +140,44 @@ Command add_report_command(CLI::App& app) {
 
 Command add_check_command(CLI::App& app) {
   struct State {
-    std::string baseline, dir, primary;
+    std::string baseline, dir, primary, junit, json;
+    bool all = false;
   };
   auto st = std::make_shared<State>();
-  auto* sub = app.add_subcommand("check", "Compare results with a baseline file; exit 1 on a regression");
+  auto* sub = app.add_subcommand(
+      "check", "Compare results with a baseline file; exit 1 on a regression or changed parameters, "
+               "2 when an entry's results no longer exist");
   sub->add_option("--baseline", st->baseline, "baseline JSON")->required();
   sub->add_option("dir", st->dir, "results/<experiment>")->required();
   sub->add_option("--primary", st->primary, "primary metric used to build the leaderboard");
+  sub->add_option("--junit", st->junit, "also write JUnit XML here (one testcase per entry)");
+  sub->add_option("--json", st->json, "also write the entries as JSON here");
+  sub->add_flag("--all", st->all, kAllHelp);
   return {sub, [st] {
-            CheckResult r = check_baseline(st->baseline, leaderboard_of(st->dir, st->primary));
+            Leaderboard lb = leaderboard_of(st->dir, st->primary, st->all, "check");
+            CheckResult r = check_baseline(st->baseline, lb);
             for (const auto& w : r.warnings) std::cerr << "vlb check: warning: " << w << "\n";
+            if (!st->junit.empty()) {
+              write_file_atomic(st->junit, check_junit_xml(r, lb.experiment + ": " + st->baseline));
+              std::cerr << "vlb check: wrote " << st->junit << "\n";
+            }
+            if (!st->json.empty()) {
+              write_file_atomic(st->json, check_json(r));
+              std::cerr << "vlb check: wrote " << st->json << "\n";
+            }
             std::cout << r.table_markdown;
+            for (const auto& e : r.entries)
+              if (!e.changes.empty())
+                std::cout << fmt::format("\nentries[{}] ({}): {}", e.index, e.metric, e.message);
+            bool any_changed = std::any_of(r.entries.begin(), r.entries.end(),
+                                           [](const CheckEntry& e) { return !e.changes.empty(); });
+            if (any_changed) std::cout << "\n";
             if (r.improvements > 0)
               std::cout << fmt::format("\n{} improvement(s) beyond tolerance: consider `vlb bless`.\n",
                                        r.improvements);
             if (r.failures > 0) {
-              std::cout << fmt::format("\nFAILED: {} regression(s) or missing result(s) against {}\n",
-                                       r.failures, st->baseline);
+              std::cout << fmt::format("\nFAILED: {} gated entr{} failed against {}\n",
+                                       r.failures, r.failures == 1 ? "y" : "ies", st->baseline);
               return kExitRegression;
             }
             std::cout << fmt::format("\nOK: no regression against {}\n", st->baseline);
@@ -139,20 +188,31 @@ Command add_check_command(CLI::App& app) {
 Command add_bless_command(CLI::App& app) {
   struct State {
     std::string baseline, dir, primary;
-    std::vector<std::string> metrics;
-    bool add_missing = false;
+    BlessOptions opt;
+    bool all = false;
   };
   auto st = std::make_shared<State>();
   auto* sub = app.add_subcommand(
       "bless", "Rewrite a baseline's expected values from results (keeps tolerances and notes)");
   sub->add_option("--baseline", st->baseline, "baseline JSON (created if absent)")->required();
   sub->add_option("dir", st->dir, "results/<experiment>")->required();
-  sub->add_option("--metrics", st->metrics, "metrics to add with --add-missing (comma-separated)")
+  sub->add_option("--metrics", st->opt.metrics, "metrics to add with --add-missing (comma-separated)")
       ->delimiter(',');
-  sub->add_flag("--add-missing", st->add_missing, "add entries for cells not in the baseline yet");
+  sub->add_flag("--add-missing", st->opt.add_missing, "add entries for cells not in the baseline yet");
+  sub->add_option("--abs-tol", st->opt.abs_tol, "abs_tol of added entries")->capture_default_str();
+  sub->add_option("--rel-tol", st->opt.rel_tol, "rel_tol of added entries")->capture_default_str();
+  sub->add_flag("--set-tolerances", st->opt.set_existing_tolerances,
+                "also write --abs-tol/--rel-tol into the existing entries (not \"exact\" ones)");
+  sub->add_flag("--migrate", st->opt.migrate,
+                "write identities into an old-format baseline, keeping every expected value");
+  sub->add_flag("--accept-changed", st->opt.accept_changed,
+                "re-point entries whose parameters changed to the nearest cell");
+  sub->add_option("--primary", st->primary, "primary metric used to build the leaderboard");
+  sub->add_flag("--all", st->all, kAllHelp);
   return {sub, [st] {
-            for (const auto& w : bless_baseline(st->baseline, leaderboard_of(st->dir, st->primary),
-                                                st->metrics, st->add_missing))
+            for (const auto& w : bless_baseline(st->baseline,
+                                                leaderboard_of(st->dir, st->primary, st->all, "bless"),
+                                                st->opt))
               std::cerr << "vlb bless: warning: " << w << "\n";
             std::cerr << "vlb bless: updated " << st->baseline << "\n";
             return kExitOk;

@@ -1,31 +1,22 @@
-// Regression gate: compare a leaderboard with a checked-in baseline file, and bless new values.
+// Regression gate: reading baseline files and comparing their entries with a leaderboard.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "baseline_file.h"
 #include "vlb/core/error.h"
 #include "vlb/core/fs.h"
-#include "vlb/core/clock.h"
-#include "vlb/reports/report.h"
+#include "vlb/reports/gate.h"
 
 namespace fs = std::filesystem;
 
-namespace vlb {
-namespace {
-
-using Json = nlohmann::ordered_json;  // keeps the file's key order when blessing
-
-// Which way a cell may move before the entry fails: one-sided (the bad direction only), both ways
-// beyond the tolerance, or not at all.
-enum class Direction { kHigherIsBetter, kLowerIsBetter, kBoth, kExact };
+namespace vlb::baseline {
 
 const char* direction_name(Direction d) {
   switch (d) {
@@ -37,35 +28,39 @@ const char* direction_name(Direction d) {
   return "";
 }
 
-struct Entry {
-  std::string row, column, metric;
-  double expected = 0.0;
-  Direction direction = Direction::kHigherIsBetter;
-  double abs_tol = 0.0;
-  double rel_tol = 0.0;
-  bool gate = true;
-};
+namespace {
 
 const std::set<std::string> kEntryKeys = {"row",     "column",  "metric", "expected", "direction",
-                                          "abs_tol", "rel_tol", "gate",   "note"};
+                                          "abs_tol", "rel_tol", "gate",   "note",     "identity"};
 
-struct Baseline {
-  Json doc;
-  std::vector<Entry> entries;  // parallel to doc["entries"]
-};
+const char* kAbsent = "<absent>";
 
-Baseline parse_baseline(const std::string& file) {
-  Baseline b;
+std::string value_or_absent(const Identity& id, const std::string& k) {
+  auto it = id.find(k);
+  return it == id.end() ? kAbsent : it->second;
+}
+
+}  // namespace
+
+File parse(const std::string& file) {
+  File b;
   try {
     b.doc = Json::parse(read_file(file));
   } catch (const Json::parse_error& e) {
     throw DataError(file, "byte " + std::to_string(e.byte), std::string("malformed JSON: ") + e.what());
   }
   if (!b.doc.is_object()) throw DataError(file, "", "expected a JSON object with \"entries\"");
+  if (b.doc.contains("format")) {
+    if (b.doc["format"] != kFormat)
+      throw DataError(file, "format", std::string("expected \"") + kFormat + "\", got " + b.doc["format"].dump());
+  } else {
+    b.old_format = true;
+  }
   if (!b.doc.contains("entries") || !b.doc["entries"].is_array()) {
     throw DataError(file, "entries", "missing or not an array");
   }
-  std::set<std::tuple<std::string, std::string, std::string>> seen;
+  std::set<std::tuple<std::string, std::string, std::string>> seen_labels;
+  std::set<std::pair<Identity, std::string>> seen_ids;
   const Json& arr = b.doc["entries"];
   for (size_t i = 0; i < arr.size(); ++i) {
     const Json& e = arr[i];
@@ -92,8 +87,22 @@ Baseline parse_baseline(const std::string& file) {
       return e[key].get<double>();
     };
     Entry en;
-    en.row = str("row", true, "");
-    en.column = str("column", true, "");
+    if (e.contains("identity")) {
+      if (b.old_format)
+        throw DataError(file, at + ".identity", std::string("needs \"format\": \"") + kFormat + "\" at the top");
+      if (!e["identity"].is_object()) throw DataError(file, at + ".identity", "expected an object");
+      for (const auto& [k, v] : e["identity"].items()) {
+        if (!v.is_string()) throw DataError(file, at + ".identity." + k, "expected a string");
+        en.identity[k] = v.get<std::string>();
+      }
+      if (!en.identity.count("method.name"))
+        throw DataError(file, at + ".identity.method.name", "missing");
+      en.has_identity = true;
+    } else if (!b.old_format) {
+      throw DataError(file, at + ".identity", "missing");
+    }
+    en.row = str("row", !en.has_identity, "");
+    en.column = str("column", !en.has_identity, "");
     en.metric = str("metric", true, "");
     en.expected = num("expected", true, 0.0);
     std::string dir = str("direction", true, "");
@@ -120,15 +129,13 @@ Baseline parse_baseline(const std::string& file) {
       en.gate = e["gate"].get<bool>();
     }
     str("note", false, "");  // type check only
-    if (!seen.insert({en.row, en.column, en.metric}).second) {
-      throw DataError(file, at, "duplicate entry for row '" + en.row + "', column '" + en.column +
-                                    "', metric '" + en.metric + "'");
-    }
+    bool dup = en.has_identity ? !seen_ids.insert({en.identity, en.metric}).second
+                               : !seen_labels.insert({en.row, en.column, en.metric}).second;
+    if (dup) throw DataError(file, at, "duplicate entry for " + describe(en));
     b.entries.push_back(std::move(en));
   }
   return b;
 }
-
 
 double allowed_of(const Entry& e) {
   if (e.direction == Direction::kExact) return 0.0;
@@ -147,163 +154,104 @@ bool one_sided_at_bound(Direction d, double expected, double allowed) {
   return false;
 }
 
+std::string describe(const Entry& e) {
+  if (!e.has_identity)
+    return fmt::format("row '{}', column '{}', metric '{}'", e.row, e.column, e.metric);
+  return fmt::format("method '{}', dataset '{}', metric '{}'", value_or_absent(e.identity, "method.name"),
+                     value_or_absent(e.identity, "dataset.name"), e.metric);
+}
+
 std::string at_bound_warning(const std::string& file, const Entry& e, double expected) {
-  return fmt::format("{}: row '{}', column '{}', metric '{}': expected {:.6g} sits at the bound of a "
-                     "{} metric, where a one-sided check cannot fail",
-                     file, e.row, e.column, e.metric, expected, direction_name(e.direction));
+  std::string what = describe(e);
+  if (e.has_identity && !e.row.empty()) what += " (row '" + e.row + "', column '" + e.column + "')";
+  return fmt::format("{}: {}: expected {:.6g} sits at the bound of a {} metric, where a one-sided "
+                     "check cannot fail",
+                     file, what, expected, direction_name(e.direction));
 }
 
-std::string md(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '|') out += '\\';
-    out += ch;
+namespace {
+
+// See Note [generated datasets].
+bool generated(const Leaderboard& lb, const std::string& row, const std::string& col) {
+  for (const auto& run : lb.runs) {
+    if (run.row != row || run.column != col) continue;
+    for (const auto& [k, v] : run.record.config)
+      if (k.rfind("dataset.", 0) == 0 && is_path_setting(k, v)) return false;
+    return true;
   }
-  return out;
+  return false;
 }
-
 
 }  // namespace
 
-CheckResult check_baseline(const std::string& baseline_file, const Leaderboard& lb) {
-  if (!fs::exists(baseline_file)) {
-    throw DataError(baseline_file, "", "baseline file not found (create it with `vlb bless`)");
-  }
-  Baseline b = parse_baseline(baseline_file);
-  CheckResult res;
-  std::string& t = res.table_markdown;
-  t = "| row | column | metric | expected | actual | Δ | allowed | status |\n"
-      "|---|---|---|---|---|---|---|---|\n";
-  for (const Entry& e : b.entries) {
-    const double allowed = allowed_of(e);
-    if (e.gate && one_sided_at_bound(e.direction, e.expected, allowed)) {
-      res.warnings.push_back(at_bound_warning(baseline_file, e, e.expected) +
-                             " (set \"direction\": \"both\")");
-    }
-    const Cell* c = find_cell(lb, e.metric, e.row, e.column);
-    std::string actual = "—", delta = "—", status;
-    const bool two_sided = e.direction == Direction::kBoth || e.direction == Direction::kExact;
-    if (!c) {
-      status = e.gate ? "FAIL: missing" : "info: missing";
-      if (e.gate) ++res.failures;
-    } else {
-      double d = c->mean - e.expected;
-      actual = fmt::format("{:.6g}", c->mean);
-      delta = fmt::format("{:+.3g}", d);
-      if (std::isnan(c->mean)) {
-        status = e.gate ? "FAIL: not a number" : "info: not a number";
-        if (e.gate) ++res.failures;
-      } else if (two_sided) {
-        const bool moved = e.direction == Direction::kExact ? c->mean != e.expected
-                                                            : std::fabs(d) > allowed;
-        if (moved) {
-          status = e.gate ? "FAIL: changed" : "info: changed (not gated)";
-          if (e.gate) ++res.failures;
-        } else {
-          status = "ok";
-        }
-      } else {
-        const double gain = e.direction == Direction::kHigherIsBetter ? d : -d;  // > 0: better
-        if (gain < -allowed) {
-          status = e.gate ? "FAIL: regression" : "info: regression (not gated)";
-          if (e.gate) ++res.failures;
-        } else if (gain > allowed) {
-          status = "improved: consider `vlb bless`";
-          ++res.improvements;
-        } else {
-          status = "ok";
-        }
-      }
-    }
-    t += "| " + md(e.row) + " | " + md(e.column.empty() ? "result" : e.column) + " | " +
-         md(e.metric) + " | " + fmt::format("{:.6g}", e.expected) + " | " + actual + " | " +
-         delta + " | " + fmt::format("{:.3g}", allowed) + " | " + status + " |\n";
-  }
-  return res;
-}
-
-std::vector<std::string> bless_baseline(const std::string& baseline_file, const Leaderboard& lb,
-                                        const std::vector<std::string>& metrics, bool add_missing) {
-  std::vector<std::string> warnings;
-  // A value at its bound is kept, but made two-sided so that the entry can still fail.
-  auto guard_bound = [&](const Entry& e, Json& out) {
-    if (!e.gate || !one_sided_at_bound(e.direction, e.expected, allowed_of(e))) return;
-    warnings.push_back(at_bound_warning(baseline_file, e, e.expected) +
-                       ": written as \"direction\": \"both\" (a change either way now fails)");
-    out["direction"] = direction_name(Direction::kBoth);
+Match find_match(const Entry& e, const Leaderboard& lb) {
+  Match m;
+  auto has_cell = [&](const std::string& row, const std::string& col) {
+    return find_cell(lb, e.metric, row, col) != nullptr;
   };
-  Baseline b;
-  if (fs::exists(baseline_file)) {
-    b = parse_baseline(baseline_file);
-  } else {
-    b.doc = Json::object();
-    b.doc["entries"] = Json::array();
-    add_missing = true;  // a new file starts with every cell
+  if (!e.has_identity) {
+    if (has_cell(e.row, e.column)) m.kind = Match::kExact, m.row = e.row, m.column = e.column;
+    return m;
   }
-
-  // Refuse before touching anything: a silently dropped entry would weaken the gate.
-  std::vector<std::string> missing;
-  for (const Entry& e : b.entries) {
-    if (!find_cell(lb, e.metric, e.row, e.column)) {
-      missing.push_back("row '" + e.row + "', column '" + e.column + "', metric '" + e.metric + "'");
-    }
-  }
-  if (!missing.empty()) {
-    std::string msg = baseline_file + ": cannot bless: " + std::to_string(missing.size()) +
-                      " baseline entr" + (missing.size() == 1 ? "y has" : "ies have") +
-                      " no cell in the leaderboard (file left unchanged; remove the entries or "
-                      "re-run the missing runs):";
-    for (const auto& m : missing) msg += "\n  " + m;
-    throw Error(msg);
-  }
-
-  Json& arr = b.doc["entries"];
-  for (size_t i = 0; i < b.entries.size(); ++i) {
-    Entry e = b.entries[i];
-    e.expected = find_cell(lb, e.metric, e.row, e.column)->mean;
-    arr[i]["expected"] = e.expected;
-    guard_bound(e, arr[i]);
-  }
-
-  if (add_missing) {
-    std::vector<std::string> wanted = metrics;
-    if (wanted.empty()) wanted = metric_order(lb);
-    for (const auto& m : wanted) {
-      if (!lb.cells.count(m)) {
-        std::string avail;
-        for (const auto& kv : lb.cells) avail += (avail.empty() ? "" : ", ") + kv.first;
-        throw Error(baseline_file + ": cannot bless metric '" + m +
-                    "': not in the leaderboard (available: " + avail + ")");
+  auto identity_of = [&](const std::string& row, const std::string& col) -> const Identity* {
+    auto r = lb.identity.find(row);
+    if (r == lb.identity.end()) return nullptr;
+    auto c = r->second.find(col);
+    return c == r->second.end() ? nullptr : &c->second;
+  };
+  // Rows in leaderboard order, current rows before stale ones.
+  std::vector<std::string> rows;
+  for (const auto& row : lb.rows) if (!lb.stale_rows.count(row)) rows.push_back(row);
+  for (const auto& row : lb.rows) if (lb.stale_rows.count(row)) rows.push_back(row);
+  size_t best = SIZE_MAX;
+  for (const auto& row : rows)
+    for (const auto& col : lb.columns) {
+      const Identity* id = identity_of(row, col);
+      if (!id || !has_cell(row, col)) continue;
+      if (*id == e.identity) {
+        m = Match{Match::kExact, row, col, {}, std::nullopt};
+        return m;
+      }
+      if (value_or_absent(*id, "method.name") != value_or_absent(e.identity, "method.name") ||
+          value_or_absent(*id, "dataset.name") != value_or_absent(e.identity, "dataset.name"))
+        continue;
+      std::set<std::string> keys;
+      for (const auto& kv : *id) keys.insert(kv.first);
+      for (const auto& kv : e.identity) keys.insert(kv.first);
+      std::vector<IdentityChange> changes;
+      for (const auto& k : keys) {
+        std::string a = value_or_absent(e.identity, k), b = value_or_absent(*id, k);
+        if (a != b) changes.push_back({k, a, b});
+      }
+      if (changes.size() == 1 && changes[0].key == "dataset.fingerprint" && generated(lb, row, col)) {
+        m = Match{Match::kExact, row, col, {}, std::nullopt};
+        m.regenerated = changes[0];
+        return m;
+      }
+      if (changes.size() < best) {
+        best = changes.size();
+        m = Match{Match::kChanged, row, col, std::move(changes), std::nullopt};
       }
     }
-    std::set<std::tuple<std::string, std::string, std::string>> have;
-    for (const Entry& e : b.entries) have.insert({e.row, e.column, e.metric});
-    std::string note = "blessed " + utc_now("%Y-%m-%d");
-    for (const auto& row : lb.rows)
-      for (const auto& col : lb.columns)
-        for (const auto& m : wanted) {
-          const Cell* c = find_cell(lb, m, row, col);
-          if (!c || have.count({row, col, m})) continue;
-          auto hib = lb.higher_is_better.find(m);
-          bool higher = hib == lb.higher_is_better.end() ? true : hib->second;
-          Entry en{row, col, m, c->mean,
-                   higher ? Direction::kHigherIsBetter : Direction::kLowerIsBetter, 1e-6, 0.0, true};
-          Json e = Json::object();
-          e["row"] = row;
-          e["column"] = col;
-          e["metric"] = m;
-          e["expected"] = c->mean;
-          e["direction"] = direction_name(en.direction);
-          e["abs_tol"] = 1e-6;  // written as literals: the file keeps "rel_tol": 0, not 0.0
-          e["rel_tol"] = 0;
-          e["gate"] = true;
-          e["note"] = note;
-          guard_bound(en, e);
-          arr.push_back(std::move(e));
-        }
-  }
-  write_file_atomic(baseline_file, b.doc.dump(2) + "\n");
-  return warnings;
+  return m;
 }
 
-}  // namespace vlb
+Json entry_json(const Entry& e, const std::string& note) {
+  Json j = Json::object();
+  Json id = Json::object();
+  for (const auto& [k, v] : e.identity) id[k] = v;
+  j["identity"] = id;
+  j["metric"] = e.metric;
+  j["expected"] = e.expected;
+  j["direction"] = direction_name(e.direction);
+  j["abs_tol"] = e.abs_tol;
+  j["rel_tol"] = e.rel_tol;
+  if (e.rel_tol == 0) j["rel_tol"] = 0;  // written as a literal: the file keeps "rel_tol": 0
+  j["gate"] = e.gate;
+  j["note"] = note;
+  j["row"] = e.row;
+  j["column"] = e.column;
+  return j;
+}
+
+}  // namespace vlb::baseline

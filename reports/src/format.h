@@ -61,3 +61,8 @@ inline bool best_in_column(const Leaderboard& lb, const std::string& metric, con
 }
 
 }  // namespace vlb::report_format
+
+namespace vlb {
+/// tidy (leaderboard.tidy.csv) and tidy-jsonl (leaderboard.tidy.jsonl): tidy.cpp.
+void register_tidy_writers(ReportWriterRegistry& reg);
+}  // namespace vlb

@@ -20,9 +20,25 @@ std::string last_component(const std::string& key) {
   return dot == std::string::npos ? key : key.substr(dot + 1);
 }
 
-std::string value_of(const RunRecord& r, const std::string& key) {
-  auto it = r.config.find(key);
-  return it == r.config.end() ? kAbsent : it->second;
+using Axes = std::map<std::string, std::string>;
+
+std::string value_of(const Axes& a, const std::string& key) {
+  auto it = a.find(key);
+  return it == a.end() ? kAbsent : it->second;
+}
+
+// The settings labels are drawn from: the config without paths and runtime.predictions* (where a
+// run stores its outputs changes none of its numbers), with dataset.name set to the run's dataset
+// name. `names_of` disambiguates names shared by datasets of different content.
+Axes axes_of(const RunRecord& r, const std::map<std::string, std::string>& name_of_run) {
+  Axes a;
+  for (const auto& [k, v] : r.config) {
+    if (k.rfind("runtime.predictions", 0) == 0 || k == "dataset.name") continue;
+    if (is_path_setting(k, v)) continue;
+    a[k] = v;
+  }
+  a["dataset.name"] = name_of_run.at(r.dir);
+  return a;
 }
 
 /// Display names for a set of keys: the last path component, or the full key when two keys of
@@ -35,10 +51,14 @@ std::map<std::string, std::string> short_names(const std::vector<std::string>& k
   return out;
 }
 
-std::string join_kv(const RunRecord& r, const std::vector<std::string>& keys,
+// "dtd, shots=1": the dataset by its name alone, other settings as short key=value.
+std::string join_kv(const Axes& a, const std::vector<std::string>& keys,
                     const std::map<std::string, std::string>& names) {
   std::string s;
-  for (const auto& k : keys) s += (s.empty() ? "" : ", ") + names.at(k) + "=" + value_of(r, k);
+  for (const auto& k : keys) {
+    std::string part = k == "dataset.name" ? value_of(a, k) : names.at(k) + "=" + value_of(a, k);
+    s += (s.empty() ? "" : ", ") + part;
+  }
   return s;
 }
 
@@ -88,26 +108,41 @@ Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::str
 
   std::vector<const RunRecord*> ok;
   for (const auto& r : runs) {
+    if (r.stale) ++lb.stale_runs;
     if (r.status == "ok") {
       ok.push_back(&r);
     } else {
       ++lb.failed_runs;
       std::string name = r.dir.substr(r.dir.find_last_of('/') + 1);
-      lb.failures.push_back(name + ": " + (r.error.empty() ? "(no error message)" : r.error));
+      lb.failures.push_back(name + (r.stale ? kStaleMarker : "") + ": " +
+                            (r.error.empty() ? "(no error message)" : r.error));
     }
   }
   lb.ok_runs = static_cast<int>(ok.size());
 
+  // A dataset name shared by different contents (two dtd.h5 in two folders) gets the start of
+  // its fingerprint, so that their cells never merge.
+  std::map<std::string, std::set<std::string>> prints_of_name;
+  for (const auto* r : ok) prints_of_name[r->dataset_name].insert(r->dataset_fingerprint);
+  std::map<std::string, std::string> name_of_run;
+  for (const auto* r : ok) {
+    std::string n = r->dataset_name.empty() ? std::string("(dataset)") : r->dataset_name;
+    if (prints_of_name[r->dataset_name].size() > 1) n += "@" + r->dataset_fingerprint.substr(0, 8);
+    name_of_run[r->dir] = n;
+  }
+  std::map<const RunRecord*, Axes> axes;
+  for (const auto* r : ok) axes[r] = axes_of(*r, name_of_run);
+
   // Varying keys: more than one distinct value (absence counts as a value) across ok runs.
   std::set<std::string> all_keys;
   for (const auto* r : ok)
-    for (const auto& kv : r->config) all_keys.insert(kv.first);
+    for (const auto& kv : axes[r]) all_keys.insert(kv.first);
   std::vector<std::string> other_row_keys;
   bool method_varies = false, ablation_varies = false;
   for (const auto& k : all_keys) {
     if (k == "runtime.seed" || k == "experiment" || k.rfind("experiment.", 0) == 0) continue;
     std::set<std::string> values;
-    for (const auto* r : ok) values.insert(value_of(*r, k));
+    for (const auto* r : ok) values.insert(value_of(axes[r], k));
     if (values.size() < 2) continue;
     if (k == "method.name") {
       method_varies = true;
@@ -119,6 +154,9 @@ Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::str
       lb.column_keys.push_back(k);
     }
   }
+  // The dataset comes first in a column label: "dtd, shots=1".
+  std::stable_partition(lb.column_keys.begin(), lb.column_keys.end(),
+                        [](const std::string& k) { return k == "dataset.name"; });
   // Row keys in label order: method name, ablation, then method parameters.
   if (method_varies) lb.row_keys.push_back("method.name");
   if (ablation_varies) lb.row_keys.push_back("ablation");
@@ -129,7 +167,7 @@ Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::str
   std::map<std::string, std::vector<std::string>> keys_of_method;
   for (const auto& k : other_row_keys) {
     std::map<std::string, std::set<std::string>> per_method;
-    for (const auto* r : ok) per_method[r->method].insert(value_of(*r, k));
+    for (const auto* r : ok) per_method[r->method].insert(value_of(axes[r], k));
     for (const auto& [m, vals] : per_method)
       if (vals.size() > 1) keys_of_method[m].push_back(k);
   }
@@ -145,7 +183,8 @@ Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::str
     if (!r.ablation.empty()) s += " [" + r.ablation + "]";
     auto it = keys_of_method.find(r.method);
     if (it != keys_of_method.end())
-      s += " (" + join_kv(r, it->second, short_names(it->second)) + ")";
+      s += " (" + join_kv(axes[&r], it->second, short_names(it->second)) + ")";
+    if (r.stale) s += kStaleMarker;
     return s;
   };
 
@@ -154,14 +193,19 @@ Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::str
   std::map<std::string, std::map<std::string, std::map<std::string, std::vector<double>>>> values;
   std::set<int64_t> seeds;
   std::map<std::string, std::map<std::string, std::vector<double>>> walls;
+  std::map<std::string, std::map<std::string, std::map<std::string, std::vector<double>>>> aux_values;
   std::set<std::string> shas, threads, cpus;
   std::map<std::string, std::set<std::string>> versions;
   for (const auto* r : ok) {
     std::string row = row_label(*r);
-    std::string col = join_kv(*r, lb.column_keys, col_names);
-    for (const auto& k : lb.row_keys) lb.row_config[row][k] = value_of(*r, k);
-    for (const auto& k : lb.column_keys) lb.column_config[col][k] = value_of(*r, k);
+    std::string col = join_kv(axes[r], lb.column_keys, col_names);
+    for (const auto& k : lb.row_keys) lb.row_config[row][k] = value_of(axes[r], k);
+    for (const auto& k : lb.column_keys) lb.column_config[col][k] = value_of(axes[r], k);
     lb.run_dirs[row][col].push_back(r->dir);
+    if (!lb.identity[row].count(col)) lb.identity[row][col] = run_identity(*r);
+    if (r->stale) lb.stale_rows.insert(row);
+    lb.runs.push_back({row, col, *r});
+    for (const auto& [name, v] : r->aux) aux_values[name][row][col].push_back(v);
     if (r->wall_seconds >= 0.0) {
       walls[row][col].push_back(r->wall_seconds);
       lb.env.total_wall_seconds += r->wall_seconds;
@@ -180,6 +224,7 @@ Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::str
     if (!env("dataset.fingerprint").empty()) {
       std::string name = env("dataset.path").empty() ? env("dataset.source") : env("dataset.path");
       lb.env.datasets[name.empty() ? "(dataset)" : name] = env("dataset.fingerprint");
+      lb.dataset_paths[name_of_run[r->dir]] = name;
     }
     std::string started = env("started_at");
     if (!started.empty()) {
@@ -223,6 +268,9 @@ Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::str
   for (const auto& [metric, by_row] : values)
     for (const auto& [row, by_col] : by_row)
       for (const auto& [col, v] : by_col) lb.cells[metric][row][col] = aggregate(v);
+  for (const auto& [name, by_row] : aux_values)
+    for (const auto& [row, by_col] : by_row)
+      for (const auto& [col, v] : by_col) lb.aux[name][row][col] = aggregate(v);
 
   if (!primary_metric.empty()) {
     if (!lb.cells.count(primary_metric)) {

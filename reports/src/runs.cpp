@@ -2,6 +2,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <set>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "vlb/core/error.h"
 #include "vlb/core/fs.h"
+#include "vlb/reports/current_plan.h"
 #include "vlb/reports/report.h"
 
 namespace fs = std::filesystem;
@@ -124,6 +126,14 @@ void read_metrics(const std::string& file, RunRecord& r) {
     }
     r.higher_is_better[name] = d->get<bool>();
   }
+  if (j.contains("aux")) {
+    const auto& aux = j["aux"];
+    if (!aux.is_object()) throw DataError(file, "aux", "expected an object of numbers");
+    for (const auto& [name, v] : aux.items()) {
+      if (!v.is_number()) throw DataError(file, "aux." + name, "expected a number, got " + v.dump());
+      r.aux[name] = v.get<double>();
+    }
+  }
 }
 
 void flatten_json(const nlohmann::json& j, const std::string& prefix,
@@ -156,9 +166,60 @@ void read_env(const std::string& file, RunRecord& r) {
   }
 }
 
+
+RunRecord read_run(const fs::path& d) {
+  RunRecord r;
+  r.dir = d.string();
+  std::string metrics_file = (d / "metrics.json").string();
+  if (!fs::exists(metrics_file)) {
+    throw DataError(metrics_file, "", "missing: not a run directory, or a run that was "
+                                      "interrupted (remove it or re-run the experiment)");
+  }
+  read_metrics(metrics_file, r);
+  std::string config_file = (d / "config.resolved.yaml").string();
+  r.config = read_config(config_file);
+  // The runner always writes these: a file without them was cut short.
+  for (const char* k : {"experiment", "method.name", "runtime.seed"}) {
+    if (!r.config.count(k)) throw DataError(config_file, k, "missing (truncated file?)");
+  }
+  read_env((d / "env.json").string(), r);
+  auto get = [&](const std::string& k) {
+    auto it = r.config.find(k);
+    return it == r.config.end() ? std::string() : it->second;
+  };
+  r.method = get("method.name");
+  r.ablation = get("ablation");
+  std::string seed = get("runtime.seed");
+  try {
+    size_t used = 0;
+    r.seed = std::stoll(seed, &used);
+    if (used != seed.size()) throw std::invalid_argument(seed);
+  } catch (const std::exception&) {
+    throw DataError(config_file, "runtime.seed", "expected an integer, got '" + seed + "'");
+  }
+  auto env = [&](const std::string& k) {
+    auto it = r.env.find(k);
+    return it == r.env.end() ? std::string() : it->second;
+  };
+  r.dataset_fingerprint = env("dataset.fingerprint");
+  r.dataset_name = env("dataset.name");
+  if (r.dataset_name.empty()) r.dataset_name = get("dataset.name");
+  if (r.dataset_name.empty()) {
+    // Runs written before env.json named the dataset: the stem of its path, else the source.
+    for (const auto& [k, v] : r.config)
+      if (k.rfind("dataset.", 0) == 0 && !v.empty() && is_path_setting(k, v)) {
+        r.dataset_name = fs::path(v).stem().string();
+        break;
+      }
+  }
+  if (r.dataset_name.empty()) r.dataset_name = get("dataset.source");
+  return r;
+}
+
 }  // namespace
 
-std::vector<RunRecord> load_runs(const std::string& experiment_dir) {
+std::vector<RunRecord> load_runs(const std::string& experiment_dir,
+                                 std::vector<DamagedRun>* damaged) {
   std::error_code ec;
   if (!fs::is_directory(experiment_dir, ec)) {
     throw DataError(experiment_dir, "", "not a directory (no runs for this experiment yet?)");
@@ -174,39 +235,50 @@ std::vector<RunRecord> load_runs(const std::string& experiment_dir) {
 
   std::vector<RunRecord> runs;
   for (const auto& d : dirs) {
-    RunRecord r;
-    r.dir = d.string();
-    std::string metrics_file = (d / "metrics.json").string();
-    if (!fs::exists(metrics_file)) {
-      throw DataError(r.dir, "", "no metrics.json: not a run directory, or a run that was "
-                                 "interrupted (remove it or re-run the experiment)");
+    if (!damaged) {
+      runs.push_back(read_run(d));
+      continue;
     }
-    read_metrics(metrics_file, r);
-    std::string config_file = (d / "config.resolved.yaml").string();
-    r.config = read_config(config_file);
-    read_env((d / "env.json").string(), r);
-    auto get = [&](const std::string& k) {
-      auto it = r.config.find(k);
-      return it == r.config.end() ? std::string() : it->second;
-    };
-    r.method = get("method.name");
-    r.ablation = get("ablation");
-    std::string seed = get("runtime.seed");
-    if (!seed.empty()) {
-      try {
-        size_t used = 0;
-        r.seed = std::stoll(seed, &used);
-        if (used != seed.size()) throw std::invalid_argument(seed);
-      } catch (const std::exception&) {
-        throw DataError(config_file, "runtime.seed", "expected an integer, got '" + seed + "'");
-      }
+    try {
+      runs.push_back(read_run(d));
+    } catch (const DataError& e) {
+      // Every DataError of read_run starts with the path of the file it is about.
+      std::string msg = e.what(), file;
+      for (const char* f : {"metrics.json", "config.resolved.yaml", "env.json"})
+        if (msg.find((d / f).string()) != std::string::npos) file = (d / f).string();
+      damaged->push_back({d.string(), file, msg});
     }
-    runs.push_back(std::move(r));
   }
   std::sort(runs.begin(), runs.end(), [](const RunRecord& a, const RunRecord& b) {
     return a.plan_index != b.plan_index ? a.plan_index < b.plan_index : a.run_key < b.run_key;
   });
   return runs;
+}
+
+RunSelection select_current(std::vector<RunRecord>& runs, const std::string& experiment_dir,
+                            bool keep_stale) {
+  RunSelection sel;
+  auto plan = read_current_plan(experiment_dir);
+  if (!plan) {
+    sel.current = static_cast<int>(runs.size());
+    return sel;
+  }
+  sel.have_plan = true;
+  const std::set<std::string> keys = plan->key_set();
+  std::vector<RunRecord> kept;
+  for (auto& r : runs) {
+    r.stale = !keys.count(r.run_key);
+    if (!r.stale) {
+      ++sel.current;
+    } else {
+      ++sel.stale;
+      if (!keep_stale) continue;
+      ++sel.stale_kept;
+    }
+    kept.push_back(std::move(r));
+  }
+  runs = std::move(kept);
+  return sel;
 }
 
 }  // namespace vlb

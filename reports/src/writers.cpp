@@ -27,10 +27,12 @@ std::string md_escape(const std::string& s) {
 
 class MarkdownWriter : public ReportWriter {
  public:
+  explicit MarkdownWriter(bool aux = false) : aux_(aux) {}
   std::string extension() const override { return "md"; }
 
   std::string render(const Leaderboard& lb) const override {
     std::string out = "# " + lb.experiment + " — leaderboard\n\n";
+    append_provenance(lb, out);
     if (lb.primary_metric.empty()) {
       out += "No successful runs";
       out += lb.failed_runs ? fmt::format(" ({} failed).\n", lb.failed_runs) : ".\n";
@@ -96,11 +98,55 @@ class MarkdownWriter : public ReportWriter {
         out += "\n";
       }
     }
+    if (aux_) append_aux(lb, out);
     append_failures(lb, out);
     return out;
   }
 
  private:
+  bool aux_;
+
+  // Runs of earlier plans and unreadable run directories: said before any table.
+  static void append_provenance(const Leaderboard& lb, std::string& out) {
+    bool any = false;
+    if (lb.stale_runs > 0) {
+      out += fmt::format("> {} stale run{} (not in the current plan) shown, marked `{}`.\n",
+                         lb.stale_runs, lb.stale_runs == 1 ? "" : "s", std::string(kStaleMarker).substr(1));
+      any = true;
+    }
+    if (lb.stale_left_out > 0) {
+      out += fmt::format("> {} run{} not in the current plan left out (`--all` shows them).\n",
+                         lb.stale_left_out, lb.stale_left_out == 1 ? "" : "s");
+      any = true;
+    }
+    for (const auto& d : lb.damaged) {
+      out += "> **Damaged run directory** `" + d.dir + "` left out: " + md_escape(d.message) + "\n";
+      any = true;
+    }
+    if (any) out += "\n";
+  }
+
+  // One table per aux value (method side outputs such as a searched alpha), mean over seeds.
+  static void append_aux(const Leaderboard& lb, std::string& out) {
+    for (const auto& [name, by_row] : lb.aux) {
+      out += "\n## Aux: " + md_escape(name) + "\n\n| method |";
+      for (const auto& col : lb.columns) out += " " + md_escape(column_title(col)) + " |";
+      out += "\n|---|";
+      for (size_t i = 0; i < lb.columns.size(); ++i) out += "---|";
+      out += "\n";
+      for (const auto& row : lb.rows) {
+        auto r = by_row.find(row);
+        if (r == by_row.end()) continue;
+        out += "| " + md_escape(row) + " |";
+        for (const auto& col : lb.columns) {
+          auto c = r->second.find(col);
+          out += " " + (c == r->second.end() ? std::string("—") : fmt_cell(c->second, false, true)) + " |";
+        }
+        out += "\n";
+      }
+    }
+  }
+
   static void append_failures(const Leaderboard& lb, std::string& out) {
     if (lb.failures.empty()) return;
     out += "\n## Failed runs\n\n";
@@ -167,6 +213,46 @@ class JsonWriter : public ReportWriter {
       cells[m] = by_row;
     }
     j["cells"] = cells;
+    nlohmann::ordered_json aux = nlohmann::ordered_json::object();
+    for (const auto& [name, by_row] : lb.aux) {
+      nlohmann::ordered_json rows = nlohmann::ordered_json::object();
+      for (const auto& row : lb.rows) {
+        auto r = by_row.find(row);
+        if (r == by_row.end()) continue;
+        nlohmann::ordered_json cols = nlohmann::ordered_json::object();
+        for (const auto& col : lb.columns) {
+          auto c = r->second.find(col);
+          if (c != r->second.end()) cols[col] = {{"mean", c->second.mean}, {"std", c->second.std}, {"n", c->second.n}};
+        }
+        rows[row] = cols;
+      }
+      aux[name] = rows;
+    }
+    j["aux"] = aux;
+    // Details: what each cell is (identity) and where its data and runs are.
+    nlohmann::ordered_json ids = nlohmann::ordered_json::object();
+    for (const auto& row : lb.rows) {
+      auto r = lb.identity.find(row);
+      if (r == lb.identity.end()) continue;
+      nlohmann::ordered_json cols = nlohmann::ordered_json::object();
+      for (const auto& col : lb.columns) {
+        auto c = r->second.find(col);
+        if (c == r->second.end()) continue;
+        nlohmann::ordered_json cell = {{"identity", c->second}};
+        auto dirs = lb.run_dirs.find(row);
+        if (dirs != lb.run_dirs.end() && dirs->second.count(col)) cell["run_dirs"] = dirs->second.at(col);
+        cols[col] = cell;
+      }
+      ids[row] = cols;
+    }
+    j["details"] = {{"cells", ids}, {"datasets", lb.dataset_paths}};
+    std::vector<std::string> stale(lb.stale_rows.begin(), lb.stale_rows.end());
+    j["stale_rows"] = stale;
+    j["stale_runs"] = lb.stale_runs;
+    j["stale_left_out"] = lb.stale_left_out;
+    nlohmann::ordered_json damaged = nlohmann::ordered_json::array();
+    for (const auto& d : lb.damaged) damaged.push_back({{"dir", d.dir}, {"file", d.file}, {"error", d.message}});
+    j["damaged"] = damaged;
     j["ok_runs"] = lb.ok_runs;
     j["seeds"] = lb.seeds;
     j["failed_runs"] = lb.failed_runs;
@@ -255,8 +341,15 @@ RegistryEntry<ReportWriter> writer_entry(const std::string& name, const std::str
 }  // namespace
 
 void register_builtin_writers(ReportWriterRegistry& reg) {
-  reg.add(writer_entry<MarkdownWriter>(
-      "markdown", "leaderboard.md: primary-metric pivot (best in bold) + one table per column"));
+  RegistryEntry<ReportWriter> md;
+  md.name = "markdown";
+  md.help = "leaderboard.md: primary-metric pivot (best in bold) + one table per column";
+  md.schema.add_bool("aux", false, "add a table per aux value (metrics.json \"aux\")");
+  md.factory = [](const Params& p) -> std::unique_ptr<ReportWriter> {
+    return std::make_unique<MarkdownWriter>(p.has("aux") && p.get_bool("aux"));
+  };
+  reg.add(std::move(md));
+  register_tidy_writers(reg);
   reg.add(writer_entry<CsvWriter>("csv", "leaderboard.csv: long format row,column,metric,mean,std,n"));
   reg.add(writer_entry<JsonWriter>("json", "leaderboard.json: rows, columns and every cell"));
   reg.add(writer_entry<LatexWriter>("latex", "leaderboard.tex: booktabs table of the primary metric"));

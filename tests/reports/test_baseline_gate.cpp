@@ -21,7 +21,8 @@ bool contains(const std::string& hay, const std::string& needle) {
   return hay.find(needle) != std::string::npos;
 }
 
-// One column (""), cls/top1 higher-is-better and cls/err lower-is-better.
+// One column (""), cls/top1 higher-is-better and cls/err lower-is-better. Each row is a method of
+// its own on dataset "d" (the identity baseline entries name).
 Leaderboard board(std::map<std::string, double> top1, std::map<std::string, double> err = {}) {
   Leaderboard lb;
   lb.experiment = "gate";
@@ -30,21 +31,25 @@ Leaderboard board(std::map<std::string, double> top1, std::map<std::string, doub
   for (const auto& [row, v] : top1) {
     lb.rows.push_back(row);
     lb.cells["cls/top1"][row][""] = Cell{v, 0.0, 3};
+    lb.identity[row][""] = {{"method.name", row}, {"dataset.name", "d"}};
   }
-  for (const auto& [row, v] : err) lb.cells["cls/err"][row][""] = Cell{v, 0.0, 3};
+  for (const auto& [row, v] : err) {
+    lb.cells["cls/err"][row][""] = Cell{v, 0.0, 3};
+    lb.identity[row][""] = {{"method.name", row}, {"dataset.name", "d"}};
+  }
   lb.higher_is_better = {{"cls/top1", true}, {"cls/err", false}};
   return lb;
 }
 
 std::string file_of(const std::vector<nlohmann::json>& entries) {
-  nlohmann::json doc = {{"entries", entries}};
+  nlohmann::json doc = {{"format", "vlb-baseline/2"}, {"entries", entries}};
   return doc.dump(2);
 }
 
 nlohmann::json entry(const std::string& row, double expected, const std::string& direction,
                      double abs_tol, const std::string& metric = "cls/top1") {
-  nlohmann::json e = {{"row", row}, {"column", ""}, {"metric", metric}, {"expected", expected},
-                      {"direction", direction}};
+  nlohmann::json e = {{"identity", {{"method.name", row}, {"dataset.name", "d"}}},
+                      {"metric", metric}, {"expected", expected}, {"direction", direction}};
   if (abs_tol > 0) e["abs_tol"] = abs_tol;
   return e;
 }
@@ -58,7 +63,7 @@ TEST(BaselineGate, HigherIsBetterAtZeroCannotFailButBothDoes) {
   CheckResult one_sided = check_baseline(f, lb);
   EXPECT_EQ(one_sided.failures, 0) << one_sided.table_markdown;
   ASSERT_EQ(one_sided.warnings.size(), 1u);
-  EXPECT_TRUE(contains(one_sided.warnings[0], "row 'icis'")) << one_sided.warnings[0];
+  EXPECT_TRUE(contains(one_sided.warnings[0], "method 'icis'")) << one_sided.warnings[0];
   EXPECT_TRUE(contains(one_sided.warnings[0], "sits at the bound")) << one_sided.warnings[0];
   // Two-sided: 0.5 against 0 +- 0.02 fails; 0.01 passes; -0.03 fails.
   write_text(f, file_of({entry("icis", 0.0, "both", 0.02)}));
@@ -135,8 +140,8 @@ TEST(BaselineGate, LowerIsBetterAtTheTopOfAFractionOrPercentageWarns) {
                                           {{"a", 1.0}, {"b", 0.4}, {"c", 99.8}}));
   EXPECT_EQ(r.failures, 0) << r.table_markdown;
   ASSERT_EQ(r.warnings.size(), 2u);  // a and c; d sits at the top of a higher-is-better metric
-  EXPECT_TRUE(contains(r.warnings[0], "row 'a'")) << r.warnings[0];
-  EXPECT_TRUE(contains(r.warnings[1], "row 'c'")) << r.warnings[1];
+  EXPECT_TRUE(contains(r.warnings[0], "method 'a'")) << r.warnings[0];
+  EXPECT_TRUE(contains(r.warnings[1], "method 'c'")) << r.warnings[1];
 }
 
 TEST(BaselineGate, BlessWritesBoundEntriesAsBothAndWarns) {

@@ -348,6 +348,9 @@ TEST(Baseline, CheckStatuses) {
       << r.table_markdown;
   EXPECT_TRUE(contains(r.table_markdown, "consider `vlb bless`")) << r.table_markdown;
   EXPECT_TRUE(contains(r.table_markdown, "FAIL: missing")) << r.table_markdown;
+  // Row/column entries are the old format: still checked, with a warning saying how to migrate.
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_TRUE(contains(r.warnings[0], "old baseline format")) << r.warnings[0];
 }
 
 TEST(Baseline, RelativeToleranceAndLowerIsBetter) {

@@ -3,6 +3,8 @@
 // link the runner, they read config.resolved.yaml, metrics.json and env.json.
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,14 +30,52 @@ struct RunRecord {
   // run directory has no env.json (older runs). Values are JSON scalars as text (strings unquoted).
   std::map<std::string, std::string> env;
   double wall_seconds = -1.0;                      // env.json wall_seconds; -1 when absent
+  std::map<std::string, double> aux;               // metrics.json "aux": method side outputs
+  // env.json dataset.name, else config dataset.name, else the stem of a dataset path, else the
+  // source name: never a path.
+  std::string dataset_name;
+  std::string dataset_fingerprint;                 // env.json dataset.fingerprint; "" when unknown
+  bool stale = false;                              // not in .plan/current.json (see select_current)
 };
+
+/// A run directory whose files do not parse: reported, and left out of every table.
+struct DamagedRun {
+  std::string dir, file, message;
+};
+
+/// What a cell is, independent of where the data lives and of how labels are drawn: experiment,
+/// method.name, every method.params.* key, ablation, dataset.name, dataset.fingerprint and the
+/// other dataset.* settings (shots, splits, source, params). runtime.* (threads, seed,
+/// predictions) and paths are never part of it. Values are the config's scalar text.
+using Identity = std::map<std::string, std::string>;
+
+/// Keys whose values are file system locations (…path, …file, …dir) or values that look like one
+/// (absolute, ./, ../, ~/, or a '/' with a file extension): left out of identities and labels.
+bool is_path_setting(const std::string& key, const std::string& value);
+Identity run_identity(const RunRecord& r);
 
 /// Reads every run directory below `experiment_dir` (skips temp dirs). DataError on a malformed one.
 /// Entries whose name starts with "." are skipped (temp dirs, caches), as are plain files; any
 /// other directory must hold metrics.json and config.resolved.yaml. Sorted by plan_index, run_key.
 /// Config values are flattened to dotted keys: maps nest ("dataset.params.spread" -> "0.4"),
 /// lists render as "[top1, top5]", null as "".
-std::vector<RunRecord> load_runs(const std::string& experiment_dir);
+/// With `damaged`, a run directory whose metrics.json, config.resolved.yaml or env.json does not
+/// parse, or whose config lacks experiment, method.name or runtime.seed (a truncated file), is
+/// recorded there and skipped instead of raising DataError.
+std::vector<RunRecord> load_runs(const std::string& experiment_dir,
+                                 std::vector<DamagedRun>* damaged = nullptr);
+
+/// Which runs belong to the current plan (<experiment_dir>/.plan/current.json). Without that file
+/// every run is current.
+struct RunSelection {
+  bool have_plan = false;
+  int current = 0;      // runs in the plan
+  int stale = 0;        // runs not in it (ok or failed)
+  int stale_kept = 0;   // of those, kept (marked RunRecord::stale) because keep_stale
+};
+/// Marks runs not in the current plan stale, and removes them unless `keep_stale`.
+RunSelection select_current(std::vector<RunRecord>& runs, const std::string& experiment_dir,
+                            bool keep_stale);
 
 /// What the ok runs of an experiment say about where they ran (from env.json). Sets hold the
 /// distinct values: more than one git SHA or thread count is worth seeing in a report header.
@@ -85,6 +125,22 @@ struct Leaderboard {
   std::map<std::string, std::map<std::string, std::string>> row_config;
   std::map<std::string, std::map<std::string, std::string>> column_config;
   EnvSummary env;
+
+  // ---- Identities, provenance and side outputs ----
+  // row -> column -> identity of the cell (the run_identity its runs share; checks match on it).
+  std::map<std::string, std::map<std::string, Identity>> identity;
+  std::set<std::string> stale_rows;        // rows of runs not in the current plan (--all)
+  int stale_runs = 0;                      // stale runs shown (ok or failed)
+  int stale_left_out = 0;                  // runs not in the current plan left out (set by callers)
+  std::vector<DamagedRun> damaged;         // set by callers that load with `damaged`
+  std::map<std::string, std::string> dataset_paths;  // dataset name -> path or source (details)
+  // aux name -> row -> column -> mean over seeds of metrics.json "aux" values.
+  std::map<std::string, std::map<std::string, std::map<std::string, Cell>>> aux;
+  struct Run {
+    std::string row, column;
+    RunRecord record;
+  };
+  std::vector<Run> runs;                   // every ok run, in plan order (tidy export)
 };
 
 /// Varying keys exclude runtime.seed (aggregated into cells) and everything under "experiment".
@@ -100,7 +156,11 @@ Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::str
 /// Metric names of `lb` in display order: the primary metric first, then alphabetical.
 std::vector<std::string> metric_order(const Leaderboard& lb);
 
+/// Row labels get this suffix for runs outside the current plan.
+inline constexpr const char* kStaleMarker = " (stale)";
+
 /// A report writer turns a leaderboard into one file format (markdown, csv, json, ...).
+/// Writers take Params: markdown reads "aux" (bool, default false: a table per aux value).
 class ReportWriter {
  public:
   virtual ~ReportWriter() = default;
@@ -108,38 +168,9 @@ class ReportWriter {
   virtual std::string render(const Leaderboard& lb) const = 0;
 };
 using ReportWriterRegistry = Registry<ReportWriter>;
-void register_builtin_writers(ReportWriterRegistry& reg);  // markdown, csv, json, latex
+void register_builtin_writers(ReportWriterRegistry& reg);  // markdown, csv, json, latex, tidy, tidy-jsonl
 
-// ---- Regression gate --------------------------------------------------------------------------
-// Baseline file: {"entries": [{"row": ROW, "column": COL, "metric": M, "expected": x,
-//   "direction": "higher_is_better"|"lower_is_better"|"both"|"exact", "abs_tol": a, "rel_tol": r,
-//   "gate": true, "note": "..."}]}. A row/column pair names a leaderboard cell (mean over seeds).
-// docs/ci.md says when to use which direction.
-
-struct CheckResult {
-  std::string table_markdown;  // expected, actual, delta, allowed, status per entry
-  int failures = 0;            // gated regressions, changes of two-sided entries, missing cells
-  int improvements = 0;        // beyond tolerance in the good direction ("consider blessing")
-  std::vector<std::string> warnings;  // gated one-sided entries that sit at a bound (cannot fail)
-};
-
-/// allowed = max(abs_tol, rel_tol * |expected|). A gated entry fails when the cell is missing or
-/// NaN, or moved more than `allowed`: in the bad direction (higher_is_better, lower_is_better),
-/// either way (both), or at all (exact: no tolerance allowed). `gate: false` entries only report
-/// ("info"). A one-sided entry within `allowed` of its metric's bound in the bad direction (0 for
-/// higher_is_better, 1 or 100 for lower_is_better) cannot fail: it is listed in `warnings`.
-/// DataError (naming the file and e.g. "entries[2].expected") on a missing or malformed file.
-CheckResult check_baseline(const std::string& baseline_file, const Leaderboard& lb);
-
-/// Rewrites expected values from `lb`, keeping tolerances, gates and notes; adds entries for new
-/// cells of `metrics` when `add_missing`. Refuses (Error) if an entry's cell is missing in `lb`.
-/// Writes atomically.
-/// An empty `metrics` means every metric of `lb`; a named metric absent from `lb` is an Error.
-/// A missing baseline file is created (as if add_missing). New entries: abs_tol 1e-6, rel_tol 0,
-/// gate true, direction from lb, note "blessed YYYY-MM-DD" (UTC).
-/// A gated one-sided entry (new or kept) whose expected value sits at its bound, as check_baseline
-/// defines it, is written as "direction": "both"; the returned warnings name each one.
-std::vector<std::string> bless_baseline(const std::string& baseline_file, const Leaderboard& lb,
-                                        const std::vector<std::string>& metrics, bool add_missing);
 
 }  // namespace vlb
+
+#include "vlb/reports/gate.h"  // the regression gate (check, bless) over these leaderboards
