@@ -8,14 +8,14 @@
 #include <iostream>
 
 #include "commands.h"
+#include "vlb/core/clock.h"
 #include "vlb/core/error.h"
 #include "vlb/experiments/builtins.h"
 #include "vlb/experiments/runner.h"
 #include "vlb/experiments/slurm.h"
 #include "vlb/experiments/spec.h"
-#include "vlb/reports/current_plan.h"
-#include "vlb/core/clock.h"
 #include "vlb/experiments/workers.h"
+#include "vlb/reports/current_plan.h"
 
 namespace vlb::cli {
 namespace {
