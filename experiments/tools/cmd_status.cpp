@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "vlb/core/error.h"
 #include "vlb/experiments/slurm.h"
+#include "vlb/experiments/workers.h"
 #include "vlb/reports/current_plan.h"
 
 namespace vlb::cli {
@@ -22,6 +23,10 @@ Command add_status_command(CLI::App& app) {
   return {sub, [dir, all] {
             if (!std::filesystem::is_directory(*dir))
               throw DataError(*dir, "", "not a results directory");
+            // Temporaries of this host's dead processes (a kill -9) are removed by whatever next
+            // touches the directory; status is often that command.
+            for (const auto& t : clean_stale_temporaries(*dir))
+              std::cerr << "vlb status: removed " << t << " (left by a process of this host that is gone)\n";
             StatusOptions opts;
             if (auto cp = read_current_plan(*dir)) opts.current_keys = cp->keys;
             ExperimentStatus st = experiment_status(*dir, opts);
