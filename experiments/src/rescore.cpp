@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -237,9 +238,13 @@ RescoreSummary rescore_experiment(const std::string& experiment_dir, const Resco
       metric->update(pred, targets);
       for (const auto& v : metric->compute()) {
         seen_values.insert(v.name);
-        if (stored.contains(v.name) && stored[v.name].is_number()) {
-          const double was = stored[v.name].get<double>();
-          if (!same_bits(was, v.value)) {
+        if (stored.contains(v.name)) {
+          const json& w = stored[v.name];
+          const double was = w.is_number() ? w.get<double>() : std::nan("");
+          if (!w.is_number()) {
+            pl.reproduced = false;
+            pl.lines.push_back(fmt::format("{} stored {} recomputed {}", v.name, w.dump(), v.value));
+          } else if (!same_bits(was, v.value)) {
             pl.reproduced = false;
             pl.lines.push_back(fmt::format("{} stored {} recomputed {}", v.name, was, v.value));
           }
