@@ -12,11 +12,16 @@
 
 namespace vlb {
 
-void check_finite(const at::Tensor& t, const std::string& file, const std::string& where) {
+void check_finite(const at::Tensor& t, const std::string& file, const std::string& where,
+                  bool allow_nan_rows) {
   if (!t.defined() || t.numel() == 0 || !at::isFloatingType(t.scalar_type())) return;
   // The cheap pass: one reduction; locating only runs for a bad file.
   if (torch::isfinite(t).all().item<bool>()) return;
   at::Tensor bad = torch::logical_not(torch::isfinite(t));
+  if (allow_nan_rows && t.dim() == 2) {
+    bad = bad & torch::logical_not(torch::isnan(t).all(1, /*keepdim=*/true));
+    if (!bad.any().item<bool>()) return;
+  }
   const int64_t count = bad.sum().item<int64_t>();
   // nonzero() may come back column-major: copy the row before reading it through data_ptr.
   at::Tensor first = bad.nonzero()[0].contiguous();
@@ -78,10 +83,10 @@ void check_dataset_content(const Dataset& ds, const std::string& file,
   if (ds.feature_maps.defined()) check_finite(ds.feature_maps, file, "/images/feature_maps");
   for (const auto& [kind, t] : ds.descriptors) {
     check_not_empty(t, file, "/classes/descriptors/" + kind, "class descriptors");
-    check_finite(t, file, "/classes/descriptors/" + kind);
+    check_finite(t, file, "/classes/descriptors/" + kind, /*allow_nan_rows=*/true);
   }
   if (ds.texts.features.defined() && ds.texts.features.numel() > 0)
-    check_finite(ds.texts.features, file, "/texts/features");
+    check_finite(ds.texts.features, file, "/texts/features", /*allow_nan_rows=*/true);
   for (const auto& [name, t] : ds.texts.towers) check_finite(t, file, "/texts/towers/" + name);
   for (const auto& [name, idx] : ds.splits)
     if (idx.numel() == 0)

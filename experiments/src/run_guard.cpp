@@ -21,6 +21,7 @@
 
 #include "runner_detail.h"
 #include "vlb/core/error.h"
+#include "vlb/core/io_error.h"
 #include "vlb/core/sha256.h"
 #include "vlb/experiments/workers.h"
 
@@ -146,8 +147,11 @@ void test_publish_delay() {
 
 namespace {
 
+// A full disk or a read-only results directory is the machine's fault, not the spec's: exit 4.
 [[noreturn]] void throw_errno(const std::string& what, int e) {
-  throw Error(fmt::format("{}: {}", what, std::strerror(e)));
+  std::string msg = fmt::format("{}: {}", what, std::strerror(e));
+  if (is_environment_errno(e)) throw EnvironmentError(msg);
+  throw Error(msg);
 }
 
 constexpr uintmax_t kHashAtMost = 4u << 20;  // larger files (predictions.h5): size only

@@ -185,4 +185,32 @@ TEST(ContentAtWrite, TheWriterRefusesWhatTheLoaderWould) {
   EXPECT_TRUE(fs::is_empty(t.path()));  // no temporary left either
 }
 
+// A descriptor or text row that is NaN throughout is the schema's "no embedding known" marker
+// (class names a text bank lacks): accepted. A row NaN in some columns only is damage: refused.
+TEST(ContentAtWrite, WholeNanDescriptorRowsAreTheMissingMarkerPartialOnesAreRefused) {
+  TempDir t;
+  vlb::Dataset ds;
+  ds.class_names = {"a", "b", "c"};
+  ds.features = seeded({6, 3}, 2);
+  ds.label = torch::tensor({0, 1, 2, 0, 1, 2}, torch::kLong);
+  ds.splits["train"] = torch::arange(6, torch::kLong);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  ds.descriptors["name_embedding"] = seeded({3, 3}, 3);
+  ds.descriptors["name_embedding"][1].fill_(nan);
+  vlb::write_dataset(ds, t / "whole.h5");
+  vlb::Dataset back = vlb::read_dataset(t / "whole.h5");
+  EXPECT_TRUE(torch::isnan(back.descriptors.at("name_embedding")[1]).all().item<bool>());
+
+  ds.descriptors["name_embedding"][1] = seeded({3}, 4);
+  ds.descriptors["name_embedding"][2][0] = nan;
+  try {
+    vlb::write_dataset(ds, t / "partial.h5");
+    FAIL() << "expected a DataError";
+  } catch (const vlb::DataError& e) {
+    EXPECT_TRUE(contains(e.what(), "/classes/descriptors/name_embedding: 1 non-finite value")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "row 2, column 0")) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(t / "partial.h5"));
+}
+
 }  // namespace

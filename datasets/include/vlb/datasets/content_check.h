@@ -22,7 +22,11 @@ struct ContentCheckOptions {
 
 /// DataError(file, where, ...) when a float tensor holds NaN or +-Inf: the count and the first
 /// offending row (and column for 2-D, [row, k, col] for 3-D). One pass when all values are finite.
-void check_finite(const at::Tensor& t, const std::string& file, const std::string& where);
+/// With `allow_nan_rows`, a 2-D row that is NaN throughout is accepted: it is the schema's
+/// "no embedding known" marker (label texts and class names absent from a text bank); a partly
+/// NaN row, or any Inf, is still an error.
+void check_finite(const at::Tensor& t, const std::string& file, const std::string& where,
+                  bool allow_nan_rows = false);
 
 /// DataError when a [rows, cols] feature array has no rows or no columns. `what` names it
 /// ("features", "text features"...).
