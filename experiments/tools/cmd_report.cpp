@@ -69,6 +69,7 @@ Command add_report_command(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "report", "Write the leaderboard (Markdown, CSV, JSON; --html page, --latex table) of experiment results");
   sub->add_option("dirs", st->dirs, "results/<experiment> directories")->required();
+  sub->footer("Example: vlb report results/quickstart --print --format markdown,csv,tidy --aux");
   sub->add_option("--primary", st->primary, "primary metric (default cls/top1 if present)");
   sub->add_option("--format", st->formats,
                   "writers to use (see `vlb list writers`); tidy writes leaderboard.tidy.csv and .tidy.jsonl")
@@ -148,6 +149,8 @@ Command add_check_command(CLI::App& app) {
       "check", "Compare results with a baseline file; exit 1 on a regression or changed parameters, "
                "2 when an entry's results no longer exist");
   sub->add_option("--baseline", st->baseline, "baseline JSON")->required();
+  sub->footer("Example: vlb check --baseline tests/regression/baselines/quickstart.json "
+              "results/quickstart --junit junit.xml");
   sub->add_option("dir", st->dir, "results/<experiment>")->required();
   sub->add_option("--primary", st->primary, "primary metric used to build the leaderboard");
   sub->add_option("--junit", st->junit, "also write JUnit XML here (one testcase per entry)");
@@ -195,6 +198,8 @@ Command add_bless_command(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "bless", "Rewrite a baseline's expected values from results (keeps tolerances and notes)");
   sub->add_option("--baseline", st->baseline, "baseline JSON (created if absent)")->required();
+  sub->footer("Example: vlb bless --baseline new.json results/quickstart --add-missing "
+              "--metrics cls/top1 --abs-tol 0.002");
   sub->add_option("dir", st->dir, "results/<experiment>")->required();
   sub->add_option("--metrics", st->opt.metrics, "metrics to add with --add-missing (comma-separated)")
       ->delimiter(',');

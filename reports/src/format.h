@@ -37,6 +37,17 @@ inline std::string fmt_cell(const Cell& c, bool percent, bool with_n) {
   return s;
 }
 
+/// A CSV cell (RFC 4180): quoted when it holds a comma, quote or line break, quotes doubled.
+inline std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  return out + "\"";
+}
+
 inline std::string column_title(const std::string& col) { return col.empty() ? "result" : col; }
 
 inline std::string metric_title(const Leaderboard& lb, const std::string& metric) {

@@ -54,16 +54,6 @@ std::vector<TidyRow> tidy_rows(const Leaderboard& lb) {
   return rows;
 }
 
-std::string field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"') out += '"';
-    out += ch;
-  }
-  return out + "\"";
-}
-
 std::vector<std::string> fixed_values(const Leaderboard& lb, const Leaderboard::Run& run) {
   const RunRecord& r = run.record;
   return {lb.experiment, r.run_key,     r.dir,          r.stale ? "true" : "false", run.row, run.column,
@@ -77,7 +67,7 @@ class TidyCsvWriter : public ReportWriter {
     const auto axes = axis_columns(lb);
     std::string out;
     auto add_line = [&](const std::vector<std::string>& cells) {
-      for (size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + field(cells[i]);
+      for (size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + report_format::csv_field(cells[i]);
       out += "\n";
     };
     std::vector<std::string> header = kFixed;

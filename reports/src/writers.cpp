@@ -154,16 +154,6 @@ class MarkdownWriter : public ReportWriter {
   }
 };
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"') out += '"';
-    out += ch;
-  }
-  return out + "\"";
-}
-
 class CsvWriter : public ReportWriter {
  public:
   std::string extension() const override { return "csv"; }
