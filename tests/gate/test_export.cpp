@@ -57,8 +57,14 @@ TEST(Export, TidyFilesHaveOneRowPerRunAndMetricWithEveryAxis) {
   auto p = run_command(py + " " + (t / "check.py") + " " + csv + " " + jsonl);
   ASSERT_EQ(p.exit_code, 0) << p.output;
   EXPECT_EQ(p.output, "24 24 [] 12 0.625 [0.5, 1.5, 2.5] ['0', '1', '2'] dtd False int /data/a/dtd.h5\n");
+}
 
-  // The README snippet, where pandas is there to run it.
+// The README's pandas lines, where pandas is there to run them.
+TEST(Export, TidyCsvLoadsInPandasAsTheReadmeShows) {
+  TempDir t;
+  const std::string exp = with_aux(t);
+  ASSERT_EQ(run_cli("report " + exp + " --format tidy").exit_code, 0);
+  const std::string csv = exp + "/leaderboard.tidy.csv";
   std::string pandas = test::system_python_with("pandas");
   if (pandas.empty()) GTEST_SKIP() << "pandas not installed for /usr/bin/python3: README snippet not run";
   auto s = run_command(pandas + " -c \"import pandas as pd; t = pd.read_csv('" + csv +
