@@ -48,6 +48,8 @@ File parse(const std::string& file) {
     b.doc = Json::parse(read_file(file));
   } catch (const Json::parse_error& e) {
     throw DataError(file, "byte " + std::to_string(e.byte), std::string("malformed JSON: ") + e.what());
+  } catch (const Json::exception& e) {  // e.g. a number too large for a double
+    throw DataError(file, "", std::string("malformed JSON: ") + e.what());
   }
   if (!b.doc.is_object()) throw DataError(file, "", "expected a JSON object with \"entries\"");
   if (b.doc.contains("format")) {

@@ -92,6 +92,8 @@ void read_metrics(const std::string& file, RunRecord& r) {
     j = nlohmann::json::parse(read_file(file));
   } catch (const nlohmann::json::parse_error& e) {
     throw DataError(file, "byte " + std::to_string(e.byte), std::string("malformed JSON: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+    throw DataError(file, "", std::string("malformed JSON: ") + e.what());
   }
   if (!j.is_object()) throw DataError(file, "", "expected a JSON object");
 
@@ -155,6 +157,8 @@ void read_env(const std::string& file, RunRecord& r) {
     j = nlohmann::json::parse(read_file(file));
   } catch (const nlohmann::json::parse_error& e) {
     throw DataError(file, "byte " + std::to_string(e.byte), std::string("malformed JSON: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+    throw DataError(file, "", std::string("malformed JSON: ") + e.what());
   }
   if (!j.is_object()) throw DataError(file, "", "expected a JSON object");
   flatten_json(j, "", r.env);
