@@ -97,6 +97,19 @@ TEST(Layout, NoIncludeByRelativePath) {
     EXPECT_EQ(s.text.find("#include \"../"), std::string::npos) << s.rel;
 }
 
+// <torch/torch.h> costs ~20 s per translation unit: headers use <ATen/core/Tensor.h>, and only the
+// .cpp files that need the full API pay for it.
+TEST(Layout, NoHeaderIncludesTheFullTorchHeader) {
+  const std::regex inc(R"re(#include\s+[<"]torch/(torch|all)\.h[>"])re");
+  int headers = 0;
+  for (const auto& s : sources({"core", "datasets", "methods", "metrics", "experiments", "reports", "tests"},
+                               {".h"})) {
+    ++headers;
+    EXPECT_FALSE(std::regex_search(s.text, inc)) << s.rel << " includes the full LibTorch header";
+  }
+  EXPECT_GT(headers, 20);
+}
+
 TEST(Layout, NoSourceFileOver600Lines) {
   int files = 0;
   for (const auto& s : sources({"core", "datasets", "methods", "metrics", "experiments", "reports",
