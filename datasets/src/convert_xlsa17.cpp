@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -45,7 +46,33 @@ MatFile open_mat(const std::string& path) {
   return m;
 }
 
+// Note [MAT element bound]: matio allocates what a variable's header declares before it reads the
+// data, so a few hundred bytes can declare gigabytes. A variable's data is at most what the file
+// stores, expanded by zlib at most 1032:1 (deflate's limit, zlib's technical notes) for compressed
+// variables: headers declaring more are refused before anything is allocated.
+constexpr uint64_t kDeflateMaxRatio = 1032;
+
+void check_declared_size(mat_t* m, const std::string& path, const std::string& name) {
+  MatVar info(Mat_VarReadInfo(m, name.c_str()));
+  if (!info) return;  // absent: read_var reports it
+  uint64_t n = 1;
+  for (int r = 0; r < info->rank; ++r) {
+    const uint64_t d = info->dims[r];
+    if (d != 0 && n > UINT64_MAX / d) { n = UINT64_MAX; break; }
+    n *= d;
+  }
+  const uint64_t elem = std::max<uint64_t>(1, Mat_SizeOfClass(info->class_type));
+  std::error_code ec;
+  const uint64_t file_bytes = fs::file_size(path, ec);
+  const uint64_t cap = (ec ? 0 : file_bytes) * kDeflateMaxRatio + 4096;
+  if (n > cap / elem)
+    throw DataError(path, name,
+                    fmt::format("declares {} elements, more than a {}-byte file can hold", n,
+                                file_bytes));
+}
+
 MatVar read_var(mat_t* m, const std::string& path, const std::string& name, bool required) {
+  check_declared_size(m, path, name);
   MatVar v(Mat_VarRead(m, name.c_str()));
   if (!v && required) throw DataError(path, name, "variable not found in the .mat file");
   return v;
