@@ -104,6 +104,11 @@ std::vector<std::string> children(hid_t loc, const std::string& group);
 /// Every dataset path in the file ("/classes/names", ...), sorted.
 std::vector<std::string> all_datasets(hid_t file);
 
+/// DataError naming the file and byte offset when a global heap collection (where variable-length
+/// strings live) is malformed in a way HDF5 1.10 would parse forever; File::open calls it first.
+/// One pass over the file's bytes (memory-mapped).
+void check_global_heaps(const std::string& path);
+
 Info info(hid_t loc, const std::string& path);
 
 /// Writes a contiguous numeric tensor. `storage` chooses the on-disk type (kFloat16 converts a
