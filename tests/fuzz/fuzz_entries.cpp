@@ -12,6 +12,7 @@
 #include "vlb/datasets/feature_store.h"
 #include "vlb/datasets/npy.h"
 #include "vlb/datasets/xlsa17.h"
+#include "vlb/experiments/predictions.h"
 #include "vlb/experiments/yaml_reader.h"
 #include "vlb/reports/current_plan.h"
 #include "vlb/reports/report.h"
@@ -109,11 +110,16 @@ void mat(const uint8_t* data, size_t size) {
   refused_ok([&] { read_xlsa17_splits(file); });
 }
 
+void predictions(const uint8_t* data, size_t size) {
+  const std::string file = put("predictions.h5", data, size);
+  refused_ok([&] { to_prediction(read_predictions(file)); });
+}
+
 const std::vector<Target>& targets() {
   static const std::vector<Target> t = {
       {"npy", npy},           {"yaml_spec", yaml_spec},         {"h5_loader", h5_loader},
       {"metrics_json", metrics_json}, {"baseline_json", baseline_json}, {"plan_json", plan_json},
-      {"mat", mat},
+      {"mat", mat},           {"predictions", predictions},
   };
   return t;
 }

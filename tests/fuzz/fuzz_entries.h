@@ -18,6 +18,7 @@ void metrics_json(const uint8_t* data, size_t size);  // load_runs on a run dir 
 void baseline_json(const uint8_t* data, size_t size); // check_baseline on this baseline file
 void plan_json(const uint8_t* data, size_t size);     // read_current_plan on this .plan/current.json
 void mat(const uint8_t* data, size_t size);           // read_xlsa17_splits (matio)
+void predictions(const uint8_t* data, size_t size);   // read_predictions + to_prediction
 
 struct Target {
   const char* name;  // tests/fuzz/corpus/<name>/

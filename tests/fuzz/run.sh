@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(npy yaml_spec h5_loader metrics_json baseline_json plan_json mat)
+all=(npy yaml_spec h5_loader metrics_json baseline_json plan_json mat predictions)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 cxx=${CXX_FUZZ:-clang++-14}
@@ -28,8 +28,15 @@ flags="-std=c++17 -O1 -g $san -DVLB_VERSION=\"fuzz\" -DVLB_SOURCE_DIR=\"$root\" 
 incs="-I$root/core/include -I$root/datasets/include -I$root/experiments/include -I$root/reports/include
   -I$root/methods/include -I$root/metrics/include -I$root/tests/fuzz -I/usr/include/hdf5/serial
   -isystem /usr/include/torch/csrc/api/include"
-libs="-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -lmatio -lyaml-cpp -lfmt -lcrypto -ltorch -ltorch_cpu -lc10 -lz -lpthread"
-srcs=("$root"/core/src/*.cpp "$root"/reports/src/*.cpp "$root"/experiments/src/yaml_reader.cpp
+# What the instrumented readers call beyond themselves (run configs, environment probing) is linked,
+# uninstrumented, from the release build: `./vlb build` first.
+rel="$root/build/release"
+for l in experiments methods metrics datasets core; do
+  [ -f "$rel/$l/libvlb_$l.a" ] || { echo "run.sh: $rel/$l/libvlb_$l.a missing: run ./vlb build first" >&2; exit 1; }
+done
+libs="$rel/experiments/libvlb_experiments.a $rel/methods/libvlb_methods.a $rel/metrics/libvlb_metrics.a
+  $rel/datasets/libvlb_datasets.a $rel/core/libvlb_core.a -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -lmatio -lyaml-cpp -lfmt -lcrypto -ltorch -ltorch_cpu -lc10 -lz -lpthread"
+srcs=("$root"/core/src/*.cpp "$root"/reports/src/*.cpp "$root"/experiments/src/{yaml_reader,predictions}.cpp
       "$root"/datasets/src/{dataset,npy,hdf5,feature_store,content_check,convert_xlsa17}.cpp
       "$root"/tests/fuzz/fuzz_entries.cpp)
 

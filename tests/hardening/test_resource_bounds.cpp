@@ -2,15 +2,21 @@
 // (checked before any run is built) and a streaming `--dry-run`.
 #include <gtest/gtest.h>
 
+#include <hdf5.h>
+
 #include <chrono>
+#include <filesystem>
 #include <string>
 
 #include "hardening_support.h"
 #include "test_support.h"
 #include "vlb/core/error.h"
+#include "vlb/datasets/hdf5.h"
 #include "vlb/experiments/yaml_reader.h"
 
+namespace fs = std::filesystem;
 using vlb::hardening::contains;
+using vlb::hardening::expect_clean_failure;
 using vlb::test::run_cli;
 using vlb::test::run_command;
 using vlb::test::TempDir;
@@ -115,3 +121,59 @@ TEST(PlanBounds, DryRunOfALargePlanStreamsEveryRow) {
 }
 
 }  // namespace
+
+// Inputs the fuzzers found (tests/fuzz/corpus): headers that declare far more than the file holds.
+std::string corpus_file(const std::string& target, const std::string& prefix) {
+  for (const auto& e : fs::directory_iterator(fs::path(vlb::test::source_dir()) / "tests/fuzz/corpus" / target))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) return e.path().string();
+  ADD_FAILURE() << "no " << prefix << "* input under tests/fuzz/corpus/" << target;
+  return "";
+}
+
+TEST(InputBounds, AMatVariableDeclaringMoreThanTheFileHoldsIsRefusedBeforeAllocation) {
+  TempDir t;
+  const std::string mat = corpus_file("mat", "timeout-");
+  auto r = run_cli("convert xlsa17 --att-splits " + mat + " --features " + t / "x.npy --out " + t / "o.h5");
+  expect_clean_failure(r, 2);
+  EXPECT_TRUE(contains(r.output, "trainval_loc") && contains(r.output, "declares 130023672 elements"))
+      << r.output;
+  EXPECT_FALSE(fs::exists(t / "o.h5"));
+}
+
+TEST(InputBounds, AGlobalHeapHdf5WouldParseForeverIsRefusedWithItsOffset) {
+  const std::string h5 = corpus_file("h5_loader", "timeout-");
+  auto r = run_cli("inspect " + h5);
+  expect_clean_failure(r, 2);
+  EXPECT_TRUE(contains(r.output, "global heap at byte 2048") && contains(r.output, "declares size 0"))
+      << r.output;
+}
+
+TEST(InputBounds, AnArrayDeclaringMoreThanTheFileCanHoldIsRefusedBeforeAllocation) {
+  // A chunked dataset nothing was written to: HDF5 keeps no storage for it and would hand back
+  // 2^34 fill values (64 GiB) from a file of a few kilobytes.
+  TempDir t;
+  const std::string path = t / "huge.h5";
+  {
+    hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[2] = {hsize_t(1) << 25, 512}, chunk[2] = {1024, 512};
+    hid_t space = H5Screate_simple(2, dims, nullptr);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 2, chunk);
+    hid_t d = H5Dcreate2(f, "/features", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(f);
+  }
+  ASSERT_LT(fs::file_size(path), 64u * 1024);
+  auto file = vlb::h5::File::open(path);
+  try {
+    vlb::h5::read_array(file.id(), "/features");
+    FAIL() << "a 2^34-element read from a " << fs::file_size(path) << "-byte file was not refused";
+  } catch (const vlb::DataError& e) {
+    EXPECT_TRUE(contains(e.what(), "huge.h5") && contains(e.what(), "/features") &&
+                contains(e.what(), "declares 17179869184 elements"))
+        << e.what();
+  }
+}
