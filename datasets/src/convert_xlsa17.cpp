@@ -89,6 +89,9 @@ at::Tensor numeric(const matvar_t* v, const std::string& path, const std::string
   if (v->rank != 2 || v->isComplex || v->class_type == MAT_C_SPARSE)
     throw DataError(path, name, fmt::format("expected a real 2-D numeric matrix, got rank {}", v->rank));
   const size_t rows = v->dims[0], cols = v->dims[1], n = rows * cols;
+  if (n && (!v->data || v->nbytes / std::max<size_t>(1, Mat_SizeOfClass(v->class_type)) < n))
+    throw DataError(path, name, fmt::format("declares {} x {} values, holds {} bytes", rows, cols,
+                                            v->data ? v->nbytes : 0));
   std::vector<double> buf(n);
   switch (v->class_type) {
     case MAT_C_DOUBLE: copy_as_double<double>(v->data, n, buf); break;
@@ -115,8 +118,13 @@ std::string char_text(const matvar_t* v, const std::string& path, const std::str
     throw DataError(path, where, "expected a char array");
   size_t n = 1;
   for (int r = 0; r < v->rank; ++r) n *= v->dims[r];
+  // The header's dimensions and the data matio read are separate fields of the file.
+  const bool wide = v->data_type == MAT_T_UINT16 || v->data_type == MAT_T_UTF16;
+  const size_t have = v->data ? v->nbytes / (wide ? 2 : 1) : 0;
+  if (have < n)
+    throw DataError(path, where, fmt::format("char array declares {} characters, holds {}", n, have));
   std::string s;
-  if (v->data_type == MAT_T_UINT16 || v->data_type == MAT_T_UTF16) {
+  if (wide) {
     const uint16_t* p = static_cast<const uint16_t*>(v->data);
     for (size_t i = 0; i < n; ++i) s.push_back(static_cast<char>(p[i] < 128 ? p[i] : '?'));
   } else {

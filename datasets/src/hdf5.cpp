@@ -8,9 +8,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "vlb/core/error.h"
 #include "vlb/core/io_error.h"
+#include "hdf5_bounds.h"
 
 namespace vlb::h5 {
 
@@ -83,32 +85,6 @@ std::string file_name(hid_t loc) {
 
 [[noreturn]] void fail(hid_t loc, const std::string& path, const std::string& msg) {
   throw DataError(file_name(loc), path, msg);
-}
-
-// Note [declared sizes]: HDF5 allocates and converts what a dataspace declares before it finds
-// that the file cannot back it; a few kilobytes can declare billions of variable-length strings,
-// each a global-heap lookup. A read is refused when its declared bytes exceed what the file could
-// expand to: its size, times 1032 (deflate's maximum ratio, zlib's technical notes) where filters
-// may apply (chunked datasets; attributes are stored unfiltered). 16 bytes per variable-length
-// element is its heap reference in the file (length + collection address + index).
-constexpr uint64_t kDeflateMaxRatio = 1032;
-constexpr uint64_t kVlenFileBytes = 16;
-
-void check_declared(hid_t loc, const std::string& path, uint64_t n, uint64_t bytes_per_element,
-                    bool filtered) {
-  hsize_t file_bytes = 0;
-  {
-    ErrorGuard guard;
-    hid_t f = H5Iget_file_id(loc);
-    if (f < 0) return;
-    H5Fget_filesize(f, &file_bytes);
-    H5Fclose(f);
-  }
-  const uint64_t cap = static_cast<uint64_t>(file_bytes) * (filtered ? kDeflateMaxRatio : 1) + 4096;
-  const uint64_t per = std::max<uint64_t>(1, bytes_per_element);
-  if (n > cap / per)
-    fail(loc, path, fmt::format("declares {} elements, more than a {}-byte file can hold", n,
-                                static_cast<uint64_t>(file_bytes)));
 }
 
 // The stack is read before file_name(): every HDF5 API call starts by clearing it.
@@ -488,7 +464,7 @@ at::Tensor read_array(hid_t file, const std::string& path) {
     const uint64_t d = static_cast<uint64_t>(std::max<int64_t>(x, 0));
     n = (d != 0 && n > UINT64_MAX / d) ? UINT64_MAX : n * d;
   }
-  check_declared(file, path, n, c10::elementSize(scalar_type(inf.dtype)), true);
+  check_declared(file, file_name(file), path, n, c10::elementSize(scalar_type(inf.dtype)), true);
   at::Tensor t = torch::empty(inf.shape, torch::TensorOptions().dtype(scalar_type(inf.dtype)));
   Handle d = open_dataset(file, path);
   Handle type = le_type(inf.dtype);
@@ -525,8 +501,10 @@ std::vector<std::string> read_strings(hid_t file, const std::string& path) {
     fail(file, path, "expected a 1-D string array, got " + inf.describe());
   Handle d = open_dataset(file, path);
   Handle type(H5Dget_type(d.id()));
-  check_declared(file, path, static_cast<uint64_t>(inf.shape[0]),
+  check_declared(file, file_name(file), path, static_cast<uint64_t>(inf.shape[0]),
                  H5Tis_variable_str(type.id()) > 0 ? kVlenFileBytes : H5Tget_size(type.id()), true);
+  if (H5Tis_variable_str(type.id()) > 0)
+    check_vlen_lengths(file, d.id(), file_name(file), path, static_cast<uint64_t>(inf.shape[0]));
   return read_string_values(type.id(), static_cast<size_t>(inf.shape[0]),
                             [&](hid_t mem, void* buf) {
                               check_status(H5Dread(d.id(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf),
@@ -587,7 +565,7 @@ std::optional<std::string> get_attr_text(hid_t loc, const std::string& obj,
   hssize_t n = H5Sget_simple_extent_npoints(space.id());
   DType dt = classify(type.id());
   if (dt == DType::kString) {
-    check_declared(loc, obj + "@" + name, static_cast<uint64_t>(std::max<hssize_t>(n, 0)),
+    check_declared(loc, file_name(loc), obj + "@" + name, static_cast<uint64_t>(std::max<hssize_t>(n, 0)),
                    H5Tis_variable_str(type.id()) > 0 ? kVlenFileBytes : H5Tget_size(type.id()),
                    false);
     auto vals = read_string_values(type.id(), static_cast<size_t>(n), [&](hid_t mem, void* buf) {

@@ -58,16 +58,17 @@ done
 [ "$build_only" = 1 ] && exit 0
 
 # ASan's leak check would flag LibTorch's and HDF5's process-lifetime allocations.
-export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1
+export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:suppressions=$root/tests/fuzz/asan.supp
 export UBSAN_OPTIONS=print_stacktrace=1
 export OMP_NUM_THREADS=1
 fuzz_one() {
   local t=$1
   mkdir -p "$out/corpus/$t" "$out/crashes/$t"
-  nice "$out/fuzz_$t" -max_total_time=$((minutes * 60)) -rss_limit_mb=4096 -max_len=65536 \
+  /usr/bin/time -f "%U %S" -o "$out/$t.cpu" nice "$out/fuzz_$t" -max_total_time=$((minutes * 60)) -rss_limit_mb=4096 -max_len=65536 \
     -timeout=20 -artifact_prefix="$out/crashes/$t/" -print_final_stats=1 \
     "$out/corpus/$t" "$root/tests/fuzz/corpus/$t" >"$out/$t.log" 2>&1 || true
   echo "run.sh: $t: $(grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$out/$t.log" | tr '\n' ' ')" \
+       "cpu_s: $(awk '{print $1 + $2}' "$out/$t.cpu" 2>/dev/null)" \
        "crashes: $(ls "$out/crashes/$t" | wc -l)" >&2
 }
 running=0

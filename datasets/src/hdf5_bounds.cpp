@@ -1,5 +1,5 @@
-// Structural check of an HDF5 file's global heap collections before the library reads them
-// (hdf5.h, check_global_heaps).
+// Bounds checked before HDF5 reads what a file declares (hdf5_bounds.h, and check_global_heaps in
+// hdf5.h): HDF5 1.10 allocates and parses declared sizes before it finds the file cannot back them.
 //
 // Note [global heap walk]: variable-length strings live in global heap collections ("GCOL").
 // HDF5 1.10 parses a collection by stepping from object to object by each object's declared
@@ -19,10 +19,13 @@
 
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <vector>
 
 #include "vlb/core/error.h"
 #include "vlb/core/io_error.h"
 #include "vlb/datasets/hdf5.h"
+#include "hdf5_bounds.h"
 
 namespace vlb::h5 {
 namespace {
@@ -65,6 +68,71 @@ std::string walk(const unsigned char* b, uint64_t file_size, uint64_t at) {
 }
 
 }  // namespace
+
+// Note [declared sizes]: HDF5 allocates and converts what a dataspace declares before it finds
+// that the file cannot back it; a few kilobytes can declare billions of variable-length strings,
+// each a global-heap lookup. A read is refused when its declared bytes exceed what the file could
+// expand to: its size, times 1032 (deflate's maximum ratio, zlib's technical notes) where filters
+// may apply (chunked datasets; attributes are stored unfiltered). 16 bytes per variable-length
+// element is its heap reference in the file (length + collection address + index).
+constexpr uint64_t kDeflateMaxRatio = 1032;
+
+void check_declared(hid_t loc, const std::string& file, const std::string& path, uint64_t n,
+                    uint64_t bytes_per_element, bool filtered) {
+  hsize_t file_bytes = 0;
+  {
+    ErrorGuard guard;
+    hid_t f = H5Iget_file_id(loc);
+    if (f < 0) return;
+    H5Fget_filesize(f, &file_bytes);
+    H5Fclose(f);
+  }
+  const uint64_t cap = static_cast<uint64_t>(file_bytes) * (filtered ? kDeflateMaxRatio : 1) + 4096;
+  const uint64_t per = std::max<uint64_t>(1, bytes_per_element);
+  if (n > cap / per)
+    throw DataError(file, path, fmt::format("declares {} elements, more than a {}-byte file can hold",
+                                            n, static_cast<uint64_t>(file_bytes)));
+}
+
+// HDF5 allocates each variable-length string at the length its heap reference declares before it
+// looks the string up (a 14 KB file declared 1.4 GB). In a contiguous dataset the references are
+// the raw data, 16 bytes each, the first 4 the length: their sum cannot exceed the file (heap
+// objects are stored unfiltered). Chunked string datasets (vlbench writes none) are bounded by
+// check_declared only.
+void check_vlen_lengths(hid_t file_id, hid_t dset, const std::string& file, const std::string& path,
+                        uint64_t n) {
+  haddr_t off = HADDR_UNDEF;
+  hsize_t file_bytes = 0, userblock = 0;
+  {
+    ErrorGuard guard;
+    off = H5Dget_offset(dset);
+    H5Fget_filesize(file_id, &file_bytes);
+    hid_t fcpl = H5Fget_create_plist(file_id);
+    if (fcpl >= 0) {
+      H5Pget_userblock(fcpl, &userblock);
+      H5Pclose(fcpl);
+    }
+  }
+  if (off == HADDR_UNDEF || n == 0) return;
+  const uint64_t at = static_cast<uint64_t>(off) + userblock;
+  if (at > file_bytes || n > (file_bytes - at) / kVlenFileBytes)
+    throw DataError(file, path, fmt::format("{} string references run past the end of the file", n));
+  std::ifstream f(file, std::ios::binary);
+  std::vector<unsigned char> refs(n * kVlenFileBytes);
+  f.seekg(static_cast<std::streamoff>(at));
+  if (!f.read(reinterpret_cast<char*>(refs.data()), static_cast<std::streamsize>(refs.size())))
+    throw DataError(file, path, "cannot read the string references");
+  uint64_t total = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    const unsigned char* r = refs.data() + i * kVlenFileBytes;
+    const uint64_t len = r[0] | (r[1] << 8) | (r[2] << 16) | (uint64_t(r[3]) << 24);
+    total += len;
+    if (total > file_bytes)
+      throw DataError(file, path, fmt::format("string {} declares {} bytes: the strings declare more "
+                                              "than the {}-byte file holds", i, len,
+                                              static_cast<uint64_t>(file_bytes)));
+  }
+}
 
 void check_global_heaps(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
