@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang-14, -fsanitize=fuzzer,address,undefined) in build/fuzz and
-# fuzzes each for MINUTES minutes (default 10), JOBS targets at a time (default 1), niced. New
+# fuzzes each for MINUTES minutes (default 10), JOBS targets at a time (default 1), niced, in
+# libFuzzer's fork mode so a campaign goes on past a finding (each is saved, not fatal). New
 # inputs that grow coverage land in build/fuzz/corpus/<target> (copy the interesting ones into
 # tests/fuzz/corpus/<target>); crashes land in build/fuzz/crashes/<target>. CI never runs this:
 # test_fuzz replays tests/fuzz/corpus through the same entry functions.
@@ -66,6 +67,7 @@ fuzz_one() {
   mkdir -p "$out/corpus/$t" "$out/crashes/$t"
   /usr/bin/time -f "%U %S" -o "$out/$t.cpu" nice "$out/fuzz_$t" -max_total_time=$((minutes * 60)) -rss_limit_mb=4096 -max_len=65536 \
     -timeout=20 -artifact_prefix="$out/crashes/$t/" -print_final_stats=1 \
+    -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 \
     "$out/corpus/$t" "$root/tests/fuzz/corpus/$t" >"$out/$t.log" 2>&1 || true
   echo "run.sh: $t: $(grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$out/$t.log" | tr '\n' ' ')" \
        "cpu_s: $(awk '{print $1 + $2}' "$out/$t.cpu" 2>/dev/null)" \
