@@ -43,9 +43,15 @@ class RunSamples {
   std::optional<std::vector<double>> per_row(const std::string& name) const;
   /// True when per_row(name) exists and holds only 0 and 1 (per-row correctness).
   bool zero_one(const std::string& name) const;
-  /// Whether `name` is a metric this run computes (its metrics.json names).
+  /// Whether `name` is a metric this run computes (its metrics.json names) and predictions.h5
+  /// can recompute (a top-k file cannot recompute metrics that read the full scores).
   bool has(const std::string& name) const;
+  /// has(name) and value_on can score a resample of rows; otherwise false and, with `why`, the
+  /// reason (group and retrieval metrics score items spanning several rows).
+  bool resamplable(const std::string& name, std::string* why = nullptr) const;
   bool higher_is_better(const std::string& name) const;
+  /// The metric on every row: metrics.json's value.
+  double value(const std::string& name) const;
   /// The metric `name` recomputed on the rows at `idx` (indices into 0..size()-1, repeats
   /// allowed = a bootstrap resample).
   double value_on(const std::string& name, const std::vector<int64_t>& idx) const;
@@ -68,6 +74,7 @@ struct BootstrapInterval {
   int seeds = 0;
   int effective_seeds = 0;
   bool valid = false;
+  std::string note;  // why not valid
 };
 /// Percentile interval of the cell value (mean over seeds of the metric): resample seeds with
 /// replacement, then rows within each drawn seed. Deterministic for a fixed options.seed.
@@ -85,6 +92,8 @@ struct PairedTest {
   bool seeds_identical = false;
   // McNemar: discordant (seed, row) pairs pooled over the distinct seeds.
   int64_t only_a = 0, only_b = 0;
+  bool valid = false;  // false: no test (note says why); p stays 1
+  std::string note;
 };
 /// a vs b paired by seed (same seed = same eval rows, checked on row ids: DataError otherwise).
 /// Exact McNemar on top-1-style 0/1 per-row metrics, paired bootstrap of the difference otherwise.
