@@ -84,12 +84,19 @@ void attach_sample_stats(Leaderboard& lb, const Registries& reg, const Bootstrap
     auto r = lb.run_dirs.find(row);
     if (r == lb.run_dirs.end() || !r->second.count(col)) return out;
     const auto& dirs = r->second.at(col);
+    bool all = true;
     for (size_t i = 0; i < dirs.size(); ++i) {
-      auto s = cache.get(dirs[i], note);
-      if (!s) return decltype(out){};
+      std::string why;
+      auto s = cache.get(dirs[i], why);
+      if (!s) {
+        if (all) note = why;  // the first cause; every run is still loaded (and counted) once
+        all = false;
+        continue;
+      }
       auto sd = seed_of.find(dirs[i]);
       out[sd == seed_of.end() ? static_cast<int64_t>(i) : sd->second] = s;
     }
+    if (!all) out.clear();
     return out;
   };
 

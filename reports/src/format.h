@@ -117,8 +117,8 @@ inline std::string stats_legend(const Leaderboard& lb) {
 }
 
 /// What the legend of `metric`'s table adds: cells without an interval or test and why ("4 cells:
-/// no per-sample predictions: no test."), and rows whose seeds are identical ("zeroshot: seeds
-/// identical: effective n = 1 (2 cells)."). "" for metric "" or when there is nothing to say.
+/// no per-sample predictions: no test."), and cells whose seeds are identical ("2 cells: seeds
+/// identical: effective n = 1."). "" for metric "" or when there is nothing to say.
 inline std::string stats_remarks(const Leaderboard& lb, const std::string& metric) {
   std::map<std::string, int> missing, identical;
   auto m = lb.intervals.find(metric);
@@ -126,11 +126,11 @@ inline std::string stats_remarks(const Leaderboard& lb, const std::string& metri
     for (const auto& [row, by_col] : m->second)
       for (const auto& [col, iv] : by_col) {
         if (!iv.valid && !iv.note.empty()) ++missing[iv.note];
-        if (iv.valid && !iv.note.empty()) ++identical[row + ": " + iv.note];
+        if (iv.valid && !iv.note.empty()) ++identical[iv.note];
       }
   std::string s;
   for (const auto& [why, n] : missing) s += fmt::format(" {} cell{}: {}.", n, n == 1 ? "" : "s", why);
-  for (const auto& [what, n] : identical) s += fmt::format(" {} ({} cell{}).", what, n, n == 1 ? "" : "s");
+  for (const auto& [what, n] : identical) s += fmt::format(" {} cell{}: {}.", n, n == 1 ? "" : "s", what);
   return s;
 }
 
