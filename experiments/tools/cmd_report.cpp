@@ -86,7 +86,7 @@ Command add_report_command(CLI::App& app) {
                 "directory, or for several experiments their common parent)");
   sub->add_flag("--latex", st->latex, "also write leaderboard.tex (booktabs)");
   sub->add_option("--baseline-row", st->baseline_row,
-                  "row the HTML page compares every method with (label or unique prefix; default: first row)");
+                  "row every method is compared with (the per-sample tests and the HTML Δ; label or unique prefix; default: first row)");
   sub->add_option("--paper", st->paper,
                   "YAML file of published values: values: [{row, column, value, source}] (shown as Δ paper)");
   sub->add_option("--resamples", st->stat.resamples,
