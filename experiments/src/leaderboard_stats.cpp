@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <ostream>
@@ -100,21 +101,27 @@ void attach_sample_stats(Leaderboard& lb, const Registries& reg, const Bootstrap
     return out;
   };
 
-  for (const auto& [metric, by_row] : lb.cells) {
-    auto hib_it = lb.higher_is_better.find(metric);
-    const bool hib = hib_it == lb.higher_is_better.end() ? true : hib_it->second;
+  // (row, column) -> the metrics with a cell there, so each cell's runs are resampled once for
+  // all of them (a metric without a fast path then runs once per resample for all its values).
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> cell_metrics;
+  for (const auto& [metric, by_row] : lb.cells)
     for (const auto& [row, by_col] : by_row)
-      for (const auto& [col, cell] : by_col) {
-        std::string note;
-        auto runs = cell_runs(row, col, note);
-        CellInterval& ci = lb.intervals[metric][row][col];
-        if (runs.empty()) {
-          ci.note = note.empty() ? kNoPredictions : note;
-          continue;
-        }
-        std::vector<std::shared_ptr<const RunSamples>> v;
-        for (const auto& [seed, s] : runs) v.push_back(s);
-        BootstrapInterval bi = bootstrap_interval(v, metric, opt);
+      for (const auto& [col, cell] : by_col) cell_metrics[{row, col}].push_back(metric);
+
+  std::map<std::string, std::vector<CellComparison*>> family;  // metric -> its table's tests
+  for (const auto& [rc, metrics] : cell_metrics) {
+    const auto& [row, col] = rc;
+    std::string note;
+    auto runs = cell_runs(row, col, note);
+    if (runs.empty()) {
+      for (const auto& m : metrics) lb.intervals[m][row][col].note = note.empty() ? kNoPredictions : note;
+    } else {
+      std::vector<std::shared_ptr<const RunSamples>> v;
+      for (const auto& [seed, s] : runs) v.push_back(s);
+      const auto bis = bootstrap_intervals(v, metrics, opt);
+      for (size_t k = 0; k < metrics.size(); ++k) {
+        const BootstrapInterval& bi = bis[k];
+        CellInterval& ci = lb.intervals[metrics[k]][row][col];
         ci.lo = bi.lo;
         ci.hi = bi.hi;
         ci.resamples = bi.resamples;
@@ -122,48 +129,57 @@ void attach_sample_stats(Leaderboard& lb, const Registries& reg, const Bootstrap
         ci.valid = bi.valid;
         ci.note = bi.valid ? identical_seeds_note(bi.seeds, bi.effective_seeds) : bi.note;
       }
-
-    // One family per metric table: every row x column against the baseline row.
-    std::vector<CellComparison*> family;
-    auto b_row = by_row.find(base);
-    for (const auto& [row, by_col] : by_row) {
-      if (row == base || b_row == by_row.end()) continue;
-      for (const auto& [col, cell] : by_col) {
-        if (!b_row->second.count(col)) continue;
-        CellComparison& cc = lb.comparisons[metric][row][col];
-        std::string note_a, note_b;
-        auto ra = cell_runs(row, col, note_a), rb = cell_runs(base, col, note_b);
-        if (ra.empty() || rb.empty()) {
-          cc.note = !note_a.empty() ? note_a : !note_b.empty() ? note_b : kNoPredictions;
-          continue;
-        }
-        std::vector<std::shared_ptr<const RunSamples>> a, b;
-        for (const auto& [seed, s] : ra) {
-          auto it = rb.find(seed);
-          if (it == rb.end()) continue;
-          a.push_back(s);
-          b.push_back(it->second);
-        }
-        PairedTest t = paired_test(a, b, metric, opt);
-        cc.test = t.valid ? t.test : "";
-        cc.diff = t.diff;
-        cc.lo = t.lo;
-        cc.hi = t.hi;
-        cc.p = t.p;
-        cc.p_holm = t.p;
-        cc.rows = t.rows;
-        cc.seeds = t.seeds;
-        cc.effective_seeds = t.effective_seeds;
-        cc.seeds_identical = t.seeds_identical;
-        cc.note = t.valid ? identical_seeds_note(t.seeds, t.effective_seeds) : t.note;
-        if (t.valid) family.push_back(&cc);
-      }
     }
+
+    // Against the baseline row in this column, for the metrics both have.
+    if (row == base) continue;
+    auto bm = cell_metrics.find({base, col});
+    if (bm == cell_metrics.end()) continue;
+    std::vector<std::string> shared;
+    for (const auto& m : metrics)
+      if (std::find(bm->second.begin(), bm->second.end(), m) != bm->second.end()) shared.push_back(m);
+    std::string note_b;
+    auto rb = runs.empty() ? decltype(runs){} : cell_runs(base, col, note_b);
+    if (runs.empty() || rb.empty()) {
+      for (const auto& m : shared)
+        lb.comparisons[m][row][col].note = !note.empty() ? note : !note_b.empty() ? note_b : kNoPredictions;
+      continue;
+    }
+    std::vector<std::shared_ptr<const RunSamples>> a, b;
+    for (const auto& [seed, s] : runs) {
+      auto it = rb.find(seed);
+      if (it == rb.end()) continue;
+      a.push_back(s);
+      b.push_back(it->second);
+    }
+    const auto tests = paired_tests(a, b, shared, opt);
+    for (size_t k = 0; k < shared.size(); ++k) {
+      const PairedTest& t = tests[k];
+      CellComparison& cc = lb.comparisons[shared[k]][row][col];
+      cc.test = t.valid ? t.test : "";
+      cc.diff = t.diff;
+      cc.lo = t.lo;
+      cc.hi = t.hi;
+      cc.p = t.p;
+      cc.p_holm = t.p;
+      cc.rows = t.rows;
+      cc.seeds = t.seeds;
+      cc.effective_seeds = t.effective_seeds;
+      cc.seeds_identical = t.seeds_identical;
+      cc.note = t.valid ? identical_seeds_note(t.seeds, t.effective_seeds) : t.note;
+      if (t.valid) family[shared[k]].push_back(&cc);
+    }
+  }
+
+  // Holm over one family per metric table: every row x column against the baseline row.
+  for (auto& [metric, tests] : family) {
+    auto hib_it = lb.higher_is_better.find(metric);
+    const bool hib = hib_it == lb.higher_is_better.end() ? true : hib_it->second;
     std::vector<double> ps;
-    for (const auto* c : family) ps.push_back(c->p);
+    for (const auto* c : tests) ps.push_back(c->p);
     const std::vector<double> adj = holm_adjust(ps);
-    for (size_t i = 0; i < family.size(); ++i) {
-      CellComparison& c = *family[i];
+    for (size_t i = 0; i < tests.size(); ++i) {
+      CellComparison& c = *tests[i];
       c.p_holm = adj[i];
       c.mark = c.p_holm < alpha && c.diff != 0.0 ? ((c.diff > 0) == hib ? "▲" : "▼") : "≈";
     }

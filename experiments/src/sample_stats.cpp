@@ -1,5 +1,6 @@
 // RunSamples (sample_stats.h): a run's evaluation rebuilt as `vlb rescore` does, each metric kept
-// in a form that recomputes quickly on a resample of the rows. The tests are in sample_tests.cpp.
+// in a form that recomputes quickly on a resample of the rows (the fast paths: sample_paths.cpp;
+// the tests: sample_tests.cpp).
 #include "vlb/experiments/sample_stats.h"
 
 #include <ATen/ATen.h>
@@ -12,63 +13,12 @@
 
 #include "vlb/core/error.h"
 #include "vlb/core/sha256.h"
+#include "sample_stats_impl.h"
 #include "vlb/experiments/run_evaluation.h"
 
 namespace vlb {
 
-// Note [fast resampling]: a bootstrap recomputes a metric a thousand times per cell. Metrics that
-// are a ratio of per-row sums (top-k accuracy: correct rows / labelled rows) keep the per-row
-// numerator and denominator; mean per-class accuracy keeps per-row correctness and class. Both are
-// checked once against the registered metric on all rows (bit for bit, as metrics.json has it);
-// on a mismatch, and for every other metric, a resample re-runs the registered metric on the
-// Prediction and Targets index_select-ed to the drawn rows.
-struct RunSamples::Impl {
-  enum class Kind { kRowRatio, kClassMean, kGeneric, kNone };
-  struct Slot {
-    std::string metric;  // registry name
-    std::string value_name;  // the metrics.json name it gives
-    Params params;
-    double full = 0;     // on every row: the metrics.json value
-    bool higher_is_better = true;
-    Kind kind = Kind::kGeneric;
-    std::vector<double> num, den;      // kRowRatio: value = sum num / sum den
-    std::vector<uint8_t> correct;      // kClassMean: top-1 correctness per row
-    std::vector<int64_t> cls;          // kClassMean: true class per row (-1: ignored)
-    int64_t classes = 0;
-    bool uniform = false;              // kRowRatio with one positive den on every row
-    bool zero_one = false;             // and num / den in {0, 1}
-    std::string why_not;               // kNone: why a resample cannot be scored
-  };
-  std::string dir, digest;
-  std::vector<int64_t> rows;
-  const Registries* reg = nullptr;
-  std::shared_ptr<const Dataset> dataset;
-  Prediction pred;
-  Targets targets;
-  std::map<std::string, Slot> slots;  // metrics.json name -> how to recompute it
-
-  const Slot& slot(const std::string& name) const {
-    auto it = slots.find(name);
-    if (it == slots.end())
-      throw Error(fmt::format("{}: no metric '{}' recomputable from predictions.h5", dir, name));
-    return it->second;
-  }
-  double eval(const Slot& s, const int64_t* idx, size_t n) const;
-  double generic(const Slot& s, const int64_t* idx, size_t n) const;
-};
-
 namespace {
-
-// Rank of the true class, ties to the lower class index: classification.cpp's rule.
-int64_t rank_of(const double* row, int64_t c, int64_t t) {
-  const double st = row[t];
-  int64_t rank = 0;
-  for (int64_t j = 0; j < c; ++j)
-    if (row[j] > st || (j < t && row[j] == st)) ++rank;
-  return rank;
-}
-
-bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 void hash_tensor(Sha256& h, const std::string& name, const at::Tensor& t) {
   h.update(name);
@@ -96,6 +46,11 @@ RunSamples::RunSamples(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RunSamples::~RunSamples() = default;
 
 std::shared_ptr<const RunSamples> RunSamples::load(const std::string& run_dir, const Registries& reg) {
+  return load(run_dir, reg, true);
+}
+
+std::shared_ptr<const RunSamples> RunSamples::load(const std::string& run_dir, const Registries& reg,
+                                                   bool fast_paths) {
   // One cache for the process: a report's runs share their dataset.
   static DatasetCache datasets;
   RunEvaluation ev = load_run_evaluation(run_dir, reg, datasets);
@@ -117,16 +72,11 @@ std::shared_ptr<const RunSamples> RunSamples::load(const std::string& run_dir, c
   for (const auto& n : ev.stored.pred_names) h.update(n + "\n");
   im->digest = h.hex_digest();
 
-  const int64_t n = static_cast<int64_t>(im->rows.size());
-  at::Tensor scores, label;
-  auto dense = [&]() -> bool {
-    if (!im->pred.scores.defined() || im->pred.scores.dim() != 2 || !im->targets.label.defined()) return false;
-    if (!scores.defined()) {
-      scores = im->pred.scores.to(at::kDouble).contiguous();
-      label = im->targets.label.to(at::kLong).contiguous();
-    }
-    return true;
-  };
+  if (im->pred.scores.defined() && im->pred.scores.dim() == 2 && im->targets.label.defined() &&
+      im->targets.label.dim() == 1 && im->targets.label.size(0) == im->pred.scores.size(0)) {
+    im->scores64 = im->pred.scores.to(at::kDouble).contiguous();
+    im->label64 = im->targets.label.to(at::kLong).contiguous();
+  }
   for (const auto& [metric, params] : ev.metrics) {
     if (ev.stored.mode == "topk") {
       const int64_t need = topk_ranks_needed(metric, params, ev.stored);
@@ -136,6 +86,8 @@ std::shared_ptr<const RunSamples> RunSamples::load(const std::string& run_dir, c
     m->reset();
     m->update(im->pred, im->targets);
     const bool rowwise = resamplable_by_row(reg.metrics.get(metric).tags);
+    const int group = static_cast<int>(im->groups.size());
+    im->groups.push_back({metric, params});
     for (const auto& v : m->compute()) {
       Impl::Slot s;
       s.metric = metric;
@@ -143,54 +95,18 @@ std::shared_ptr<const RunSamples> RunSamples::load(const std::string& run_dir, c
       s.params = params;
       s.full = v.value;
       s.higher_is_better = v.higher_is_better;
+      s.group = group;
       s.kind = rowwise ? Impl::Kind::kGeneric : Impl::Kind::kNone;
       if (!rowwise)
         s.why_not = fmt::format("metric '{}' scores items that span several rows (groups, "
                                 "retrieval): not resampled by row", metric);
-      int64_t k = metric == "top1" ? 1 : metric == "top5" ? 5 : metric == "topk" ? params.get_int("k") : 0;
-      if (k > 0 && v.name == "cls/top" + std::to_string(k) && dense()) {
-        const int64_t c = scores.size(1);
-        const double* sp = scores.data_ptr<double>();
-        const int64_t* lp = label.data_ptr<int64_t>();
-        s.num.assign(n, 0.0);
-        s.den.assign(n, 0.0);
-        double sn = 0, sd = 0;
-        for (int64_t i = 0; i < n; ++i) {
-          if (lp[i] < 0) continue;
-          s.den[i] = 1.0;
-          s.num[i] = rank_of(sp + i * c, c, lp[i]) < k ? 1.0 : 0.0;
-          sn += s.num[i];
-          sd += 1.0;
-        }
-        if (sd > 0 && same_bits(sn / sd, v.value)) {
-          s.kind = Impl::Kind::kRowRatio;
-          s.uniform = sd == static_cast<double>(n);
-          s.zero_one = s.uniform;
-        } else {
-          s.num.clear();
-          s.den.clear();
-        }
-      } else if (metric == "mean_per_class" && v.name == "cls/mean_per_class" && dense()) {
-        const int64_t c = scores.size(1);
-        const double* sp = scores.data_ptr<double>();
-        const int64_t* lp = label.data_ptr<int64_t>();
-        s.correct.assign(n, 0);
-        s.cls.assign(lp, lp + n);
-        s.classes = c;
-        for (int64_t i = 0; i < n; ++i)
-          if (lp[i] >= 0) s.correct[i] = rank_of(sp + i * c, c, lp[i]) == 0;
-        s.kind = Impl::Kind::kClassMean;
-        std::vector<int64_t> all(n);
-        for (int64_t i = 0; i < n; ++i) all[i] = i;
-        if (!same_bits(im->eval(s, all.data(), all.size()), v.value)) {
-          s.kind = Impl::Kind::kGeneric;
-          s.correct.clear();
-          s.cls.clear();
-        }
-      }
+      else
+        choose_fast_path(*im, s, fast_paths);
       im->slots[v.name] = std::move(s);
     }
   }
+  im->scores64 = at::Tensor();  // only the fast paths' construction reads them
+  im->label64 = at::Tensor();
   return std::make_shared<const RunSamples>(std::move(im));
 }
 
@@ -225,41 +141,50 @@ std::shared_ptr<const RunSamples> RunSamples::from_rows(
   return std::make_shared<const RunSamples>(std::move(im));
 }
 
-double RunSamples::Impl::eval(const Slot& s, const int64_t* idx, size_t n) const {
-  switch (s.kind) {
-    case Kind::kRowRatio: {
-      double a = 0, b = 0;
-      for (size_t i = 0; i < n; ++i) {
-        a += s.num[idx[i]];
-        b += s.den[idx[i]];
-      }
-      return b > 0 ? a / b : std::nan("");
-    }
-    case Kind::kClassMean: {
-      // The metric's own order: counts per class, then the mean over classes present.
-      std::vector<int64_t> total(s.classes, 0), right(s.classes, 0);
-      for (size_t i = 0; i < n; ++i) {
-        const int64_t c = s.cls[idx[i]];
-        if (c < 0) continue;
-        ++total[c];
-        right[c] += s.correct[idx[i]];
-      }
-      double sum = 0;
-      int64_t present = 0;
-      for (int64_t c = 0; c < s.classes; ++c) {
-        if (!total[c]) continue;
-        sum += static_cast<double>(right[c]) / static_cast<double>(total[c]);
-        ++present;
-      }
-      return present ? sum / static_cast<double>(present) : std::nan("");
-    }
-    case Kind::kGeneric: return generic(s, idx, n);
-    case Kind::kNone: break;
-  }
-  return std::nan("");
+const RunSamples::Impl::Slot& RunSamples::Impl::slot(const std::string& name) const {
+  auto it = slots.find(name);
+  if (it == slots.end())
+    throw Error(fmt::format("{}: no metric '{}' recomputable from predictions.h5", dir, name));
+  return it->second;
 }
 
-double RunSamples::Impl::generic(const Slot& s, const int64_t* idx, size_t n) const {
+void RunSamples::Impl::eval(const std::vector<const Slot*>& want, const int64_t* idx, size_t n,
+                            double* out) const {
+  std::map<int, std::vector<MetricValue>> ran;  // group -> its values on these rows
+  std::map<int, MlValues> ml_ran;               // group -> its multi-label values
+  for (size_t k = 0; k < want.size(); ++k) {
+    const Slot& s = *want[k];
+    out[k] = std::nan("");
+    if (s.kind == Kind::kAp || s.kind == Kind::kF1) {
+      auto it = ml_ran.find(s.group);
+      if (it == ml_ran.end()) {
+        it = ml_ran.emplace(s.group, MlValues{}).first;
+        eval_multilabel(s, idx, n, it->second);
+      }
+      out[k] = pick_multilabel(s, it->second);
+      continue;
+    }
+    if (s.kind != Kind::kGeneric) {
+      out[k] = eval_fast(s, idx, n);
+      continue;
+    }
+    auto it = ran.find(s.group);
+    if (it == ran.end()) {
+      std::vector<MetricValue> v;
+      try {
+        v = run(groups[s.group].metric, groups[s.group].params, idx, n);
+      } catch (const Error&) {
+        // A resample the metric cannot score (no row of some required kind): NaN, dropped later.
+      }
+      it = ran.emplace(s.group, std::move(v)).first;
+    }
+    for (const auto& v : it->second)
+      if (v.name == s.value_name) out[k] = v.value;
+  }
+}
+
+std::vector<MetricValue> RunSamples::Impl::run(const std::string& metric, const Params& params,
+                                               const int64_t* idx, size_t n) const {
   at::Tensor ix = at::from_blob(const_cast<int64_t*>(idx), {static_cast<int64_t>(n)}, at::kLong).clone();
   const int64_t rows_n = static_cast<int64_t>(rows.size());
   auto pick = [&](const at::Tensor& t) {
@@ -270,22 +195,28 @@ double RunSamples::Impl::generic(const Slot& s, const int64_t* idx, size_t n) co
   for (const auto& [k, t] : pred.aux) p.aux[k] = pick(t);
   Targets t{pick(targets.label), pick(targets.labels), targets.num_classes, targets.dataset,
             pick(targets.rows)};
-  try {
-    auto m = reg->metrics.create(s.metric, s.params);
-    m->reset();
-    m->update(p, t);
-    for (const auto& v : m->compute())
-      if (v.name == s.value_name) return v.value;
-  } catch (const Error&) {
-    // A resample the metric cannot score (no row of some required kind): dropped by the caller.
-  }
-  return std::nan("");
+  auto m = reg->metrics.create(metric, params);
+  m->reset();
+  m->update(p, t);
+  return m->compute();
 }
 
 int64_t RunSamples::size() const { return static_cast<int64_t>(impl_->rows.size()); }
 const std::vector<int64_t>& RunSamples::row_ids() const { return impl_->rows; }
 const std::string& RunSamples::digest() const { return impl_->digest; }
 const std::string& RunSamples::run_dir() const { return impl_->dir; }
+bool RunSamples::has_fast_path(const std::string& name) const {
+  auto it = impl_->slots.find(name);
+  return it != impl_->slots.end() && it->second.kind != Impl::Kind::kGeneric &&
+         it->second.kind != Impl::Kind::kNone;
+}
+
+std::vector<std::string> RunSamples::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, s] : impl_->slots) out.push_back(name);
+  return out;
+}
+
 bool RunSamples::has(const std::string& name) const { return impl_->slots.count(name) > 0; }
 bool RunSamples::higher_is_better(const std::string& name) const { return impl_->slot(name).higher_is_better; }
 
@@ -320,11 +251,19 @@ bool RunSamples::zero_one(const std::string& name) const {
 double RunSamples::value(const std::string& name) const { return impl_->slot(name).full; }
 
 double RunSamples::value_on(const std::string& name, const std::vector<int64_t>& idx) const {
-  const auto& s = impl_->slot(name);
+  return values_on({name}, idx)[0];
+}
+
+std::vector<double> RunSamples::values_on(const std::vector<std::string>& names,
+                                          const std::vector<int64_t>& idx) const {
+  std::vector<const Impl::Slot*> want;
+  for (const auto& name : names) want.push_back(&impl_->slot(name));
   for (int64_t i : idx)
     if (i < 0 || i >= size())
       throw Error(fmt::format("{}: value_on: row index {} outside [0, {})", impl_->dir, i, size()));
-  return impl_->eval(s, idx.data(), idx.size());
+  std::vector<double> out(names.size());
+  impl_->eval(want, idx.data(), idx.size(), out.data());
+  return out;
 }
 
 }  // namespace vlb

@@ -25,6 +25,10 @@ class RunSamples {
   /// DataError naming the file when the run has no predictions.h5 (runtime.predictions: none, or
   /// older runs) or it does not match its dataset.
   static std::shared_ptr<const RunSamples> load(const std::string& run_dir, const Registries& reg);
+  /// With fast_paths = false every metric is rescored by the registered metric on each resample
+  /// (the reference the fast paths are tested against; slow).
+  static std::shared_ptr<const RunSamples> load(const std::string& run_dir, const Registries& reg,
+                                                bool fast_paths);
 
   /// In-memory samples whose every metric is a mean over rows (tests, synthetic checks): `values`
   /// maps a metric name to its per-row values; `zero_one` names those whose values are 0/1
@@ -43,6 +47,8 @@ class RunSamples {
   std::optional<std::vector<double>> per_row(const std::string& name) const;
   /// True when per_row(name) exists and holds only 0 and 1 (per-row correctness).
   bool zero_one(const std::string& name) const;
+  /// The metrics.json names this run recomputes, sorted.
+  std::vector<std::string> names() const;
   /// Whether `name` is a metric this run computes (its metrics.json names) and predictions.h5
   /// can recompute (a top-k file cannot recompute metrics that read the full scores).
   bool has(const std::string& name) const;
@@ -50,11 +56,17 @@ class RunSamples {
   /// reason (group and retrieval metrics score items spanning several rows).
   bool resamplable(const std::string& name, std::string* why = nullptr) const;
   bool higher_is_better(const std::string& name) const;
+  /// Whether `name` resamples through a fast path (per-row values checked against the metric)
+  /// rather than by re-running the registered metric on each resample.
+  bool has_fast_path(const std::string& name) const;
   /// The metric on every row: metrics.json's value.
   double value(const std::string& name) const;
   /// The metric `name` recomputed on the rows at `idx` (indices into 0..size()-1, repeats
   /// allowed = a bootstrap resample).
   double value_on(const std::string& name, const std::vector<int64_t>& idx) const;
+  /// Several metrics on the same rows: a metric without a fast path runs once for all the values
+  /// it reports (NaN where a resample cannot be scored).
+  std::vector<double> values_on(const std::vector<std::string>& names, const std::vector<int64_t>& idx) const;
 
   explicit RunSamples(std::unique_ptr<Impl> impl);
   ~RunSamples();
@@ -81,6 +93,12 @@ struct BootstrapInterval {
 BootstrapInterval bootstrap_interval(const std::vector<std::shared_ptr<const RunSamples>>& seeds,
                                      const std::string& name, const BootstrapOptions& opt);
 
+/// bootstrap_interval for several metrics from one stream of resamples (each metric's interval
+/// is the one bootstrap_interval gives it alone).
+std::vector<BootstrapInterval> bootstrap_intervals(
+    const std::vector<std::shared_ptr<const RunSamples>>& seeds, const std::vector<std::string>& names,
+    const BootstrapOptions& opt);
+
 struct PairedTest {
   std::string test;  // "mcnemar" | "paired bootstrap"
   double diff = 0;   // a - b, metric units
@@ -100,6 +118,11 @@ struct PairedTest {
 PairedTest paired_test(const std::vector<std::shared_ptr<const RunSamples>>& a,
                        const std::vector<std::shared_ptr<const RunSamples>>& b,
                        const std::string& name, const BootstrapOptions& opt);
+
+/// paired_test for several metrics from one stream of resamples (each as paired_test alone).
+std::vector<PairedTest> paired_tests(const std::vector<std::shared_ptr<const RunSamples>>& a,
+                                     const std::vector<std::shared_ptr<const RunSamples>>& b,
+                                     const std::vector<std::string>& names, const BootstrapOptions& opt);
 
 /// Two-sided exact binomial p-value of `k` successes in `n` trials at 1/2 (scipy.stats.binomtest:
 /// the sum of the probabilities of all outcomes no more likely than k), capped at 1.
