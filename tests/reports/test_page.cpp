@@ -58,7 +58,7 @@ std::vector<RunRecord> fixture_runs() {
   return runs;
 }
 
-/// The cells of the Markdown report's first table (primary metric), bold marks removed.
+/// The cells of the Markdown report's first table (primary metric), bold and test marks removed.
 std::vector<std::string> markdown_main_cells(const std::string& md) {
   std::vector<std::string> cells;
   size_t at = md.find("\n## ");
@@ -72,7 +72,7 @@ std::vector<std::string> markdown_main_cells(const std::string& md) {
     while (pos != std::string::npos) {
       size_t next = line.find(" | ", pos + 3);
       std::string cell = line.substr(pos + 3, next == std::string::npos ? std::string::npos : next - pos - 3);
-      cell = std::regex_replace(cell, std::regex("\\*\\*"), "");
+      cell = std::regex_replace(cell, std::regex("\\*\\*| (▲|▼|≈)$"), "");  // bold, the test's mark
       cells.push_back(cell);
       pos = next;
     }
