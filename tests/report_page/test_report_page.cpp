@@ -60,9 +60,10 @@ std::vector<std::string> markdown_cells(const std::string& md) {
     if (line.rfind("method", 0) == 0 || line.rfind("---", 0) == 0) continue;
     for (size_t pos = line.find(" | "); pos != std::string::npos;) {
       size_t next = line.find(" | ", pos + 3);
+      // Bold and the test's mark (a separate element on the page) removed.
       cells.push_back(std::regex_replace(
           line.substr(pos + 3, next == std::string::npos ? std::string::npos : next - pos - 3),
-          std::regex("\\*\\*"), ""));
+          std::regex("\\*\\*| (▲|▼|≈)$"), ""));
       pos = next;
     }
   }
