@@ -26,16 +26,18 @@ const char* direction_name(Direction d);
 ///    "bits": [BASE64, ..]}
 ///   {"test": "bootstrap_interval", "rows": N, "row_ids": SHA, "seeds": [..], "lo": x, "hi": y,
 ///    "level": 0.95, "resamples": R, "seed": S, "effective_seeds": E}
+///   {"test": "none", "rows": N, "row_ids": SHA, "seeds": [..], "reason": "..."}
 /// SHA: sha256 hex of the row ids as int64 little-endian, in stored order. BASE64: one distinct
 /// seed's per-row values, row i in bit (i % 8) of byte i / 8, zero padding bits.
 struct Samples {
-  enum Test { kMcNemar, kInterval } test = kMcNemar;
+  enum Test { kMcNemar, kInterval, kNone } test = kMcNemar;
   int64_t rows = 0;
   std::string row_ids;
   std::vector<int64_t> seeds;           // ascending, distinct
   std::vector<std::vector<bool>> bits;  // kMcNemar: per distinct seed, per row
   std::vector<int> seed_bits;           // kMcNemar: parallel to seeds, index into bits
   CellSamples::Interval interval;       // kInterval
+  std::string reason;                   // kNone: why no test applies
 };
 const char* test_name(Samples::Test t);
 

@@ -14,6 +14,8 @@
 //    X ~ Bin(worse + better, 1/2), one-sided in the entry's bad direction ("both": two-sided).
 //  - other metrics: the new value against the blessed cell's bootstrap interval (drawn at bless
 //    time with a recorded seed): outside it on the bad side is significant.
+//  - metrics neither applies to (test "none": items that span rows cannot be resampled by row):
+//    the tolerance decides, and the message says why no test ran.
 // It rejects at 5 %. Check itself draws nothing, so its output depends on the files alone.
 #include <fmt/format.h>
 
@@ -125,6 +127,10 @@ void judge_stat(const std::string& file, const Entry& e, const CellSamples& now,
   check_rows(file, ce.index, e, now);
   const bool beyond = ce.status == "regression" || (ce.status == "changed" && e.direction == Direction::kBoth);
   if (!beyond) return;
+  if (e.samples->test == Samples::kNone) {
+    ce.message += " (no statistical test: " + e.samples->reason + ")";
+    return;
+  }
   StatDecision d = decide(file, ce.index, e, *ce.actual, now);
   ce.test = d.test;
   ce.test_detail = d.summary;

@@ -19,7 +19,12 @@
 namespace vlb::baseline {
 
 const char* test_name(Samples::Test t) {
-  return t == Samples::kMcNemar ? "mcnemar" : "bootstrap_interval";
+  switch (t) {
+    case Samples::kMcNemar: return "mcnemar";
+    case Samples::kInterval: return "bootstrap_interval";
+    case Samples::kNone: return "none";
+  }
+  return "";
 }
 
 namespace {
@@ -119,10 +124,14 @@ Samples samples_of(const CellSamples& c) {
       if (added) s.bits.push_back(c.distinct[k]);
       s.seed_bits.push_back(it->second);
     }
-  } else {
-    if (!c.interval) throw Error(c.file + ": per-sample data: a metric that is not 0/1 needs its bootstrap interval");
+  } else if (c.interval) {
     s.test = Samples::kInterval;
     s.interval = *c.interval;
+  } else {
+    if (c.no_test.empty())
+      throw Error(c.file + ": per-sample data: a metric that is not 0/1 needs its bootstrap interval");
+    s.test = Samples::kNone;
+    s.reason = c.no_test;
   }
   return s;
 }
@@ -138,6 +147,8 @@ Json samples_json(const Samples& s) {
     Json bits = Json::array();
     for (const auto& b : s.bits) bits.push_back(base64(pack(b)));
     j["bits"] = std::move(bits);
+  } else if (s.test == Samples::kNone) {
+    j["reason"] = s.reason;
   } else {
     j["lo"] = s.interval.lo;
     j["hi"] = s.interval.hi;
@@ -156,12 +167,12 @@ Samples parse_samples(const std::string& file, const std::string& at, const Json
   const std::string test = j["test"].get<std::string>();
   if (test == "mcnemar") s.test = Samples::kMcNemar;
   else if (test == "bootstrap_interval") s.test = Samples::kInterval;
-  else throw DataError(file, at + ".test", "expected \"mcnemar\" or \"bootstrap_interval\", got \"" + test + "\"");
-  const std::set<std::string> keys =
-      s.test == Samples::kMcNemar
-          ? std::set<std::string>{"test", "rows", "row_ids", "seeds", "seed_bits", "bits"}
-          : std::set<std::string>{"test", "rows", "row_ids", "seeds", "lo", "hi", "level",
-                                  "resamples", "seed", "effective_seeds"};
+  else if (test == "none") s.test = Samples::kNone;
+  else throw DataError(file, at + ".test", "expected \"mcnemar\", \"bootstrap_interval\" or \"none\", got \"" + test + "\"");
+  std::set<std::string> keys = {"test", "rows", "row_ids", "seeds"};
+  if (s.test == Samples::kMcNemar) keys.insert({"seed_bits", "bits"});
+  if (s.test == Samples::kInterval) keys.insert({"lo", "hi", "level", "resamples", "seed", "effective_seeds"});
+  if (s.test == Samples::kNone) keys.insert("reason");
   for (const auto& kv : j.items())
     if (!keys.count(kv.key())) throw DataError(file, at + "." + kv.key(), "unknown key for a \"" + test + "\" entry");
   for (const auto& k : keys)
@@ -228,6 +239,9 @@ Samples parse_samples(const std::string& file, const std::string& at, const Json
     }
     for (size_t k = 0; k < used.size(); ++k)
       if (!used[k]) throw DataError(file, at + ".bits[" + std::to_string(k) + "]", "used by no seed");
+  } else if (s.test == Samples::kNone) {
+    if (!j["reason"].is_string()) throw DataError(file, at + ".reason", "expected a string");
+    s.reason = j["reason"].get<std::string>();
   } else {
     s.interval.lo = number("lo");
     s.interval.hi = number("hi");

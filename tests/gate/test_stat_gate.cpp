@@ -33,7 +33,10 @@ struct Fake {
   std::vector<int64_t> row_ids;
   std::map<int64_t, std::vector<bool>> seeds;  // seed -> per-row correctness
   std::optional<CellSamples::Interval> interval;
+  std::string no_test;          // neither test applies; the cell's value is `fixed`
+  double fixed = 0;
   double value() const {
+    if (!no_test.empty()) return fixed;
     if (interval) return (interval->lo + interval->hi) / 2;
     double sum = 0;
     for (const auto& [s, v] : seeds) sum += static_cast<double>(std::count(v.begin(), v.end(), true)) / v.size();
@@ -104,7 +107,8 @@ struct World {
         c.seed_index.push_back(static_cast<int>(at - c.distinct.begin()));
         if (at == c.distinct.end()) c.distinct.push_back(v);
       }
-      if (f.interval) {
+      if (f.interval || !f.no_test.empty()) {
+        c.no_test = f.no_test;
         c.distinct.clear();
         c.seed_index.clear();
         if (with_interval) c.interval = f.interval;
@@ -267,6 +271,30 @@ TEST(StatGate, OtherMetricsUseTheBlessedBootstrapInterval) {
   EXPECT_TRUE(contains(out.entries[0].message, "significant: below the blessed 95 %")) << out.entries[0].message;
   ASSERT_TRUE(out.entries[0].interval_lo);
   EXPECT_DOUBLE_EQ(*out.entries[0].interval_lo, 0.40);
+}
+
+TEST(StatGate, MetricsNoTestAppliesToKeepTheirRowsAndTheTolerance) {
+  TempDir t;
+  const std::string f = t / "b.json";
+  World w;
+  w.metric = "ret/R@1";
+  Fake a;
+  a.row_ids = ids(30);
+  a.seeds[0];
+  a.no_test = "items span several rows";
+  a.fixed = 0.5;
+  w.cells["a"] = a;
+  w.bless(f, 0.01);
+  const auto s = nlohmann::json::parse(read_text(f))["entries"][0]["samples"];
+  EXPECT_EQ(s["test"], "none");
+  EXPECT_EQ(s["reason"], "items span several rows");
+  w.cells["a"].fixed = 0.45;
+  CheckResult r = w.check(f);
+  EXPECT_EQ(r.failures, 1) << r.table_markdown;
+  EXPECT_EQ(r.entries[0].test, "tolerance");
+  EXPECT_TRUE(contains(r.entries[0].message, "(no statistical test: items span several rows)")) << r.entries[0].message;
+  w.cells["a"].row_ids.pop_back();
+  EXPECT_TRUE(contains(error_of([&] { w.check(f); }), "row ids differ from the blessed ones"));
 }
 
 TEST(StatGate, OutputIsTheSameTwiceAndNamesTheTest) {

@@ -102,6 +102,9 @@ struct CellSamples {
     int effective_seeds = 0;
   };
   std::optional<Interval> interval;
+  // Neither: why no test applies (a metric over items that span rows, a top-k file that cannot
+  // recompute it); the entry keeps its rows and seeds and the tolerance decides.
+  std::string no_test;
   bool zero_one() const { return !distinct.empty(); }
 };
 
