@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "vlb/core/error.h"
 #include "vlb/core/fs.h"
+#include "vlb/experiments/leaderboard_stats.h"
 #include "vlb/reports/current_plan.h"
 #include "vlb/reports/page.h"
 #include "vlb/reports/report.h"
@@ -64,6 +65,7 @@ Command add_report_command(CLI::App& app) {
     std::string primary, out, baseline_row, paper, html_title;
     std::vector<std::string> formats{"markdown", "csv", "json"};
     bool print = false, html = false, latex = false, all = false, aux = false;
+    BootstrapOptions stat;
   };
   auto st = std::make_shared<State>();
   auto* sub = app.add_subcommand(
@@ -84,13 +86,21 @@ Command add_report_command(CLI::App& app) {
                 "directory, or for several experiments their common parent)");
   sub->add_flag("--latex", st->latex, "also write leaderboard.tex (booktabs)");
   sub->add_option("--baseline-row", st->baseline_row,
-                  "row the HTML page compares every method with (label or unique prefix; default: first row)");
+                  "row every method is compared with (the per-sample tests and the HTML Δ; label or unique prefix; default: first row)");
   sub->add_option("--paper", st->paper,
                   "YAML file of published values: values: [{row, column, value, source}] (shown as Δ paper)");
+  sub->add_option("--resamples", st->stat.resamples,
+                  "bootstrap resamples of the per-sample intervals and paired tests (from each run's "
+                  "predictions.h5); 0 = no intervals, no tests, no marks")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  sub->add_option("--stat-seed", st->stat.seed, "seed of the bootstrap resamples (same seed, same intervals)")
+      ->capture_default_str();
   return {sub, [st] {
             std::vector<Leaderboard> boards;
             for (const auto& dir : st->dirs) {
               Leaderboard lb = leaderboard_of(dir, st->primary, st->all, "report");
+              attach_sample_stats(lb, builtins(), st->stat, st->baseline_row, &std::cerr);
               std::string target = st->out.empty() ? dir : st->out;
               std::vector<std::string> formats = st->formats;
               auto add = [&](const char* f) {
@@ -129,6 +139,9 @@ Command add_report_command(CLI::App& app) {
               if (!st->primary.empty()) cmd += " --primary " + quote_arg(st->primary);
               if (!st->baseline_row.empty()) cmd += " --baseline-row " + quote_arg(st->baseline_row);
               if (!st->paper.empty()) cmd += " --paper " + quote_arg(st->paper);
+              if (st->stat.resamples != BootstrapOptions{}.resamples)
+                cmd += " --resamples " + std::to_string(st->stat.resamples);
+              if (st->stat.seed != BootstrapOptions{}.seed) cmd += " --stat-seed " + std::to_string(st->stat.seed);
               if (!st->out.empty()) cmd += " --out " + quote_arg(st->out);
               opt.command = cmd;
               std::string path = (fs::path(page_dir) / "report.html").string();

@@ -145,6 +145,16 @@ std::string env_section(const Leaderboard& lb) {
   return s + "</dl>\n";
 }
 
+/// The legend of the per-sample statistics under a table, and why cells have none.
+std::string stats_note_html(const Leaderboard& lb, const std::string& metric) {
+  std::string legend = stats_legend(lb);
+  if (legend.empty())
+    return "<p class=\"note stats\">No per-sample intervals or tests (`vlb report --resamples 0`): no "
+           "▲/▼ marks.</p>\n";
+  return "<p class=\"note stats\">" + xml_escape(legend + " (hover a mark for the test)." +
+                                               stats_remarks(lb, metric)) + "</p>\n";
+}
+
 std::string main_table(const Leaderboard& lb, const std::string& base, const HtmlPageOptions& opt) {
   const std::string& pm = lb.primary_metric;
   bool pct = as_percent(lb, pm);
@@ -165,15 +175,23 @@ std::string main_table(const Leaderboard& lb, const std::string& base, const Htm
       double best = 0.0;
       bool is_best = best_in_column(lb, pm, col, best) && c->mean == best;
       s += fmt::format("<td{} data-sort=\"{}\"><span class=\"v\">{}</span>", is_best ? " class=\"best\"" : "",
-                       c->mean, xml_escape(fmt_cell(*c, pct, true)));
+                       c->mean, xml_escape(fmt_cell_ci(lb, pm, row, col, *c, pct, true)));
       const Cell* b = find_cell(lb, pm, base, col);
       if (b && row != base) {
+        // Marks come from the per-sample test only; the seed-level summary stays in the Δ tooltip.
+        const CellComparison* cc = find_comparison(lb, pm, row, col);
         PairedComparison pc = compare_paired(lb, pm, row, base, col, opt.confidence);
-        std::string cls = pc.verdict == "better" ? "better" : pc.verdict == "worse" ? "worse" : "noise";
-        if (!pc.mark.empty())
-          s += fmt::format("<span class=\"sig {}\" title=\"{}\">{}</span>", cls, xml_escape(pc.tooltip), pc.mark);
-        s += fmt::format("<br><span class=\"d\" title=\"{}\">Δ {:+.2f}{}</span>", xml_escape(pc.tooltip),
-                         sc * (c->mean - b->mean), pc.verdict == "within noise" ? " · within noise" : "");
+        std::string tip = (cc ? comparison_tooltip(lb, *cc, pct) : std::string("no per-sample test")) +
+                          "; over seeds: " + pc.tooltip;
+        if (cc && !cc->mark.empty()) {
+          std::string cls = cc->mark == "▲" ? "better" : cc->mark == "▼" ? "worse" : "noise";
+          s += fmt::format("<span class=\"sig {}\" title=\"{}\">{}</span>", cls,
+                           xml_escape(comparison_tooltip(lb, *cc, pct)), cc->mark);
+        }
+        s += fmt::format("<br><span class=\"d\" title=\"{}\">Δ {:+.2f}{}</span>", xml_escape(tip),
+                         sc * (c->mean - b->mean), cc && cc->mark == "≈" ? " · within noise" : "");
+        if (cc && cc->test.empty() && !cc->note.empty())
+          s += "<br><span class=\"p\">" + xml_escape(cc->note) + "</span>";
       }
       if (const PaperValue* p = paper_for(opt.paper, lb, row, col)) {
         s += fmt::format("<br><span class=\"p\" title=\"{}\">paper {:.2f} (Δ {:+.2f})</span>",
@@ -184,12 +202,11 @@ std::string main_table(const Leaderboard& lb, const std::string& base, const Htm
     s += "</tr>\n";
   }
   s += "</tbody></table>\n";
-  s += fmt::format("<p class=\"note\">Cells: mean ± sample std over seeds (n = seeds){}; best per column in bold. "
-                   "Δ: against the baseline row <b>{}</b>{}. Marks: ▲ better / ▼ worse when the {:.0f}% paired "
-                   "t-interval over shared seeds excludes 0, ≈ within noise when it covers 0 (hover for the "
-                   "interval and, for ≤ {} seeds, the exact sign test). Click a header to sort.</p>\n",
-                   pct ? ", in percent" : "", xml_escape(base), pct ? " in percentage points" : "",
-                   100 * opt.confidence, kSmallSeedCount);
+  s += fmt::format("<p class=\"note\">Cells: mean ± sample std over seeds{}{} (n = seeds); best per column "
+                   "in bold. Δ: against the baseline row <b>{}</b>{}. Click a header to sort.</p>\n",
+                   pct ? ", in percent" : "", lb.sample_stats.resamples > 0 ? ", then the bootstrap interval" : "",
+                   xml_escape(base), pct ? " in percentage points" : "");
+  s += stats_note_html(lb, pm);
   return s;
 }
 
@@ -221,7 +238,8 @@ std::string detail_tables(const Leaderboard& lb, const HtmlPageOptions& opt) {
         double best = 0.0;
         bool is_best = c && best_in_column(lb, m, col, best) && c->mean == best;
         s += c ? fmt::format("<td{} data-sort=\"{}\"><span class=\"v\">{}</span></td>",
-                             is_best ? " class=\"best\"" : "", c->mean, xml_escape(fmt_cell(*c, as_percent(lb, m), false)))
+                             is_best ? " class=\"best\"" : "", c->mean,
+                             xml_escape(fmt_cell_ci(lb, m, row, col, *c, as_percent(lb, m), false)))
                : std::string("<td>—</td>");
       }
       auto w = lb.wall_seconds.find(row);
@@ -243,6 +261,7 @@ std::string detail_tables(const Leaderboard& lb, const HtmlPageOptions& opt) {
       s += "</td></tr>\n";
     }
     s += "</tbody></table>\n";
+    if (lb.sample_stats.resamples > 0) s += stats_note_html(lb, "");
   }
   return s;
 }

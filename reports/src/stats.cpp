@@ -8,6 +8,7 @@
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 
+#include "format.h"
 #include "vlb/core/error.h"
 
 namespace vlb {
@@ -94,10 +95,11 @@ PairedComparison compare_paired(const Leaderboard& lb, const std::string& metric
     pc.verdict = (up == hib) ? "better" : "worse";
     pc.mark = pc.verdict == "better" ? "▲" : "▼";
   }
-  pc.tooltip = fmt::format("vs {}: Δ mean {:+.4g}, {:.0f}% paired t-interval [{:+.4g}, {:+.4g}] "
-                           "(n={}, t={:.3f})",
-                           baseline_row, pc.t.mean, 100.0 * confidence, pc.t.lo, pc.t.hi, n,
-                           pc.t.t_crit);
+  // The units of the table: percentage points for metrics shown in percent.
+  const bool pct = report_format::as_percent(lb, metric);
+  pc.tooltip = fmt::format("vs {}: Δ mean {}, {:.0f}% paired t-interval over seeds {} (n={}, t={:.3f})",
+                           baseline_row, report_format::fmt_delta(pc.t.mean, pct), 100.0 * confidence,
+                           report_format::fmt_range(pc.t.lo, pc.t.hi, pct), n, pc.t.t_crit);
   if (n <= kSmallSeedCount) {
     pc.tooltip += fmt::format("; sign test {}+/{}-/{}= p={:.3g}", pc.better, pc.worse, pc.ties,
                               pc.sign_p);

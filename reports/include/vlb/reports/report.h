@@ -1,6 +1,7 @@
 #pragma once
 // Leaderboards built from run directories alone (results/<experiment>/<run_key>/): reports never
 // link the runner, they read config.resolved.yaml, metrics.json and env.json.
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -96,6 +97,37 @@ struct Cell {
   double std = 0.0;  // sample std (n-1); 0 when n == 1
   int n = 0;
 };
+/// A percentile bootstrap interval of one cell, from per-sample predictions (metric units).
+struct CellInterval {
+  double lo = 0.0, hi = 0.0;
+  int resamples = 0;
+  int effective_seeds = 0;  // distinct seeds (runs with identical predictions count once)
+  bool valid = false;
+  std::string note;         // why there is no interval ("no per-sample predictions: ...")
+};
+/// A cell against the baseline row of its column, from a paired per-sample test.
+struct CellComparison {
+  std::string test;         // "mcnemar" | "paired bootstrap" | "" (no test: see note)
+  double diff = 0.0;        // cell - baseline, metric units
+  double lo = 0.0, hi = 0.0;  // percentile bootstrap interval of diff
+  double p = 1.0;
+  double p_holm = 1.0;      // Holm-adjusted over the metric's table (every row x column)
+  std::string mark;         // "▲" | "▼" | "≈" | "" (no test)
+  std::string note;         // "seeds identical: effective n = 1", "no per-sample predictions: no test"
+  bool seeds_identical = false;
+  int effective_seeds = 0;
+  int seeds = 0;
+  int64_t rows = 0;         // evaluation rows per seed
+};
+/// The settings the intervals and tests were computed with (resamples == 0: none were).
+struct SampleStatsSettings {
+  int resamples = 0;
+  uint64_t seed = 0;
+  double level = 0.95;
+  double alpha = 0.05;      // Holm-adjusted p below this marks ▲/▼
+  std::string baseline_row;
+};
+
 struct Leaderboard {
   std::string experiment;
   std::string primary_metric;
@@ -141,6 +173,12 @@ struct Leaderboard {
     RunRecord record;
   };
   std::vector<Run> runs;                   // every ok run, in plan order (tidy export)
+
+  // ---- Per-sample statistics (filled by the experiments side from predictions.h5) ----
+  // metric -> row -> column -> interval / comparison with the baseline row; empty when not computed.
+  std::map<std::string, std::map<std::string, std::map<std::string, CellInterval>>> intervals;
+  std::map<std::string, std::map<std::string, std::map<std::string, CellComparison>>> comparisons;
+  SampleStatsSettings sample_stats;
 };
 
 /// Varying keys exclude runtime.seed (aggregated into cells) and everything under "experiment".

@@ -1,6 +1,8 @@
 #pragma once
 // Paired significance over seeds: is a method better than the baseline row, or within noise?
-// Distributions come from Boost.Math (students_t, binomial).
+// Distributions come from Boost.Math (students_t, binomial). The report pages show this only as
+// the seed-level summary in a tooltip: their ▲/▼ marks come from the per-sample tests
+// (Leaderboard::comparisons), since seeds with identical predictions give a zero-width interval.
 #include <cstdint>
 #include <string>
 #include <vector>
