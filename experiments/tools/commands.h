@@ -44,6 +44,10 @@ void add_xlsa17(CLI::App* convert, std::vector<Command>& subs);
 void add_near_converters(CLI::App* convert, std::vector<Command>& subs);
 void add_composition_converters(CLI::App* convert, std::vector<Command>& subs);
 
+/// The per-sample evidence of `lb`'s cells for `check --stat` / `bless --stat`, read from each
+/// run's predictions.h5 on first use (cmd_gate_samples.cpp); intervals drawn with these options.
+SampleSource gate_sample_source(const Leaderboard& lb, int resamples, uint64_t seed);
+
 /// The report writers (markdown, csv, json, latex), registered once.
 const ReportWriterRegistry& builtin_writers();
 

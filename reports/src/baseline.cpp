@@ -31,7 +31,8 @@ const char* direction_name(Direction d) {
 namespace {
 
 const std::set<std::string> kEntryKeys = {"row",     "column",  "metric", "expected", "direction",
-                                          "abs_tol", "rel_tol", "gate",   "note",     "identity"};
+                                          "abs_tol", "rel_tol", "gate",   "note",     "identity",
+                                          "samples"};
 
 const char* kAbsent = "<absent>";
 
@@ -52,9 +53,12 @@ File parse(const std::string& file) {
     throw DataError(file, "", std::string("malformed JSON: ") + e.what());
   }
   if (!b.doc.is_object()) throw DataError(file, "", "expected a JSON object with \"entries\"");
+  bool with_samples = false;  // "vlb-baseline/3": entries may hold "samples"
   if (b.doc.contains("format")) {
-    if (b.doc["format"] != kFormat)
-      throw DataError(file, "format", std::string("expected \"") + kFormat + "\", got " + b.doc["format"].dump());
+    with_samples = b.doc["format"] == kFormatSamples;
+    if (b.doc["format"] != kFormat && !with_samples)
+      throw DataError(file, "format", std::string("expected \"") + kFormat + "\" or \"" + kFormatSamples +
+                                          "\", got " + b.doc["format"].dump());
   } else {
     b.old_format = true;
   }
@@ -131,6 +135,14 @@ File parse(const std::string& file) {
       en.gate = e["gate"].get<bool>();
     }
     str("note", false, "");  // type check only
+    if (e.contains("samples")) {
+      if (!with_samples)
+        throw DataError(file, at + ".samples", std::string("needs \"format\": \"") + kFormatSamples + "\" at the top");
+      if (en.direction == Direction::kExact)
+        throw DataError(file, at + ".samples", "an \"exact\" entry takes no per-sample data");
+      en.samples = parse_samples(file, at + ".samples", e["samples"]);
+      b.any_samples = true;
+    }
     bool dup = en.has_identity ? !seen_ids.insert({en.identity, en.metric}).second
                                : !seen_labels.insert({en.row, en.column, en.metric}).second;
     if (dup) throw DataError(file, at, "duplicate entry for " + describe(en));
@@ -253,6 +265,7 @@ Json entry_json(const Entry& e, const std::string& note) {
   j["note"] = note;
   j["row"] = e.row;
   j["column"] = e.column;
+  if (e.samples) j["samples"] = samples_json(*e.samples);
   return j;
 }
 

@@ -1,4 +1,5 @@
-// `vlb bless`: rewrite a baseline's expected values (and identities) from a leaderboard.
+// `vlb bless`: rewrite a baseline's expected values (and identities) from a leaderboard, and with
+// --stat the per-sample evidence `vlb check --stat` tests against.
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -30,6 +31,9 @@ std::vector<std::string> bless_baseline(const std::string& baseline_file, const 
 std::vector<std::string> bless_baseline(const std::string& baseline_file, const Leaderboard& lb,
                                         const BlessOptions& opt) {
   if (opt.abs_tol < 0 || opt.rel_tol < 0) throw Error("bless: tolerances must be >= 0");
+  if (opt.stat && opt.migrate)
+    throw Error("bless: --stat cannot be combined with --migrate (migrate keeps the old expected "
+                "values, which per-sample data of the current results would not describe)");
   std::vector<std::string> warnings;
   // A value at its bound is kept, but made two-sided so that the entry can still fail.
   auto guard_bound = [&](const Entry& e, Json& out) {
@@ -53,6 +57,17 @@ std::vector<std::string> bless_baseline(const std::string& baseline_file, const 
     b.doc["entries"] = Json::array();
     add_missing = true;  // a new file starts with every cell
   }
+  // Evidence, once in a file, is rewritten with every expected value (see BlessOptions::stat).
+  const bool with_samples = opt.stat || (b.any_samples && !opt.migrate);
+  if (with_samples && !opt.samples)
+    throw Error("bless: " + baseline_file + " holds per-sample data, which needs a source of it");
+  bool any_samples = false;
+  auto add_samples = [&](Entry& e, const std::string& row, const std::string& col) {
+    if (with_samples) e.samples.reset();
+    if (with_samples && e.direction != Direction::kExact)
+      e.samples = samples_of(opt.samples(row, col, e.metric, true));
+    any_samples |= e.samples.has_value();
+  };
 
   // Refuse before touching anything: a silently dropped or re-pointed entry would weaken the gate.
   std::vector<Match> matches;
@@ -82,7 +97,7 @@ std::vector<std::string> bless_baseline(const std::string& baseline_file, const 
 
   // The file becomes the identity format: "format" first, other top-level keys kept.
   Json doc = Json::object();
-  doc["format"] = kFormat;
+  doc["format"] = kFormat;  // kFormatSamples once an entry holds evidence (set below)
   for (const auto& [k, v] : b.doc.items())
     if (k != "format") doc[k] = v;
   Json& arr = doc["entries"];
@@ -99,6 +114,7 @@ std::vector<std::string> bless_baseline(const std::string& baseline_file, const 
     e.has_identity = true;
     e.row = m.row;
     e.column = m.column;
+    add_samples(e, m.row, m.column);
     const Json& old = b.doc["entries"][i];
     Json out = entry_json(e, old.value("note", std::string()));
     if (!old.contains("note")) out.erase("note");
@@ -142,12 +158,14 @@ std::vector<std::string> bless_baseline(const std::string& baseline_file, const 
           en.direction = higher ? Direction::kHigherIsBetter : Direction::kLowerIsBetter;
           en.abs_tol = opt.abs_tol;
           en.rel_tol = opt.rel_tol;
+          add_samples(en, row, col);
           Json e = entry_json(en, note);
           guard_bound(en, e);
           arr.push_back(std::move(e));
         }
     }
   }
+  if (any_samples) doc["format"] = kFormatSamples;
   write_file_atomic(baseline_file, doc.dump(2) + "\n");
   return warnings;
 }

@@ -42,14 +42,16 @@ std::string check_junit_xml(const CheckResult& r, const std::string& suite_name)
                    r.failures);
   s += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\">\n",
                    xml(suite_name), r.entries.size(), r.failures, skipped);
-  if (!r.warnings.empty()) {
+  if (r.stat || !r.warnings.empty()) {
     s += "    <properties>\n";
+    if (r.stat) s += "      <property name=\"mode\" value=\"stat\"/>\n";
     for (const auto& w : r.warnings) s += "      <property name=\"warning\" value=\"" + xml(w) + "\"/>\n";
     s += "    </properties>\n";
   }
   for (const auto& e : r.entries) {
     s += fmt::format("    <testcase classname=\"{}\" name=\"{}\"", xml(suite_name), xml(case_name(e)));
     std::string text = numbers(e) + (e.message.empty() ? "" : "; " + e.message);
+    if (r.stat) text += "; decided by " + e.test;
     if (e.failed) {
       s += ">\n      <failure type=\"" + xml(e.status) + "\" message=\"" + xml(e.status + ": " + text) +
            "\">" + xml(text) + "</failure>\n    </testcase>\n";
@@ -67,6 +69,7 @@ std::string check_junit_xml(const CheckResult& r, const std::string& suite_name)
 std::string check_json(const CheckResult& r) {
   nlohmann::ordered_json j;
   j["baseline"] = r.baseline_file;
+  j["mode"] = r.stat ? "stat" : "exact";
   j["failures"] = r.failures;
   j["improvements"] = r.improvements;
   j["warnings"] = r.warnings;
@@ -91,6 +94,14 @@ std::string check_json(const CheckResult& r) {
     nlohmann::ordered_json ch = nlohmann::ordered_json::array();
     for (const auto& c : e.changes) ch.push_back({{"key", c.key}, {"expected", c.expected}, {"actual", c.actual}});
     x["changes"] = ch;
+    x["test"] = e.test;
+    if (e.p_value) {
+      x["p_value"] = *e.p_value;
+      x["worse_rows"] = e.worse_rows;
+      x["better_rows"] = e.better_rows;
+      x["seed_pairs"] = e.seed_pairs;
+    }
+    if (e.interval_lo) x["interval"] = {*e.interval_lo, *e.interval_hi};
     arr.push_back(std::move(x));
   }
   j["entries"] = arr;

@@ -10,6 +10,11 @@
 // when blessed, for people. Files without "format" are the old format: entries name cells by
 // their row and column labels alone; they are still read (with a warning) and
 // `vlb bless --migrate` rewrites them with identities, keeping every expected value.
+// "vlb-baseline/3" is the same with per-sample evidence: entries may hold "samples" (written by
+// `vlb bless --stat`, read by `vlb check --stat`; see CellSamples below and docs/ci.md). A file
+// without any "samples" is still written as "vlb-baseline/2".
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,15 +36,27 @@ struct CheckEntry {
   std::optional<double> actual;        // the cell's mean; nullopt when there is no cell
   double allowed = 0.0;
   bool gate = true;
-  // ok | improved | regression | changed | params_changed | missing | nan
+  // ok | improved | regression | changed | params_changed | missing | nan | not_significant
   std::string status;
   bool failed = false;                 // counts towards CheckResult::failures
   std::string message;                 // one line: what happened and, for failures, why
   std::vector<IdentityChange> changes; // params_changed: keys that differ from the nearest cell
+  // What decided the status: "tolerance" (the value against `allowed`, every entry without
+  // --stat), or under --stat for a value beyond tolerance in the bad direction "mcnemar" (0/1
+  // row-mean metrics) or "bootstrap_interval" (others). Status "not_significant": beyond the
+  // tolerance but the test does not reject; it passes, with the test in `message`.
+  std::string test = "tolerance";
+  std::string test_detail;             // the test's outcome in words ("McNemar p = 0.31 (...)")
+  std::optional<double> p_value;       // mcnemar: one-sided exact p (two-sided for "both")
+  int64_t worse_rows = 0;              // mcnemar: discordant (seed, row) pairs against the entry,
+  int64_t better_rows = 0;             // and for it, pooled over the distinct seed pairs
+  int seed_pairs = 0;                  // mcnemar: distinct (blessed, new) seed pairs pooled
+  std::optional<double> interval_lo, interval_hi;  // bootstrap_interval: the blessed interval
 };
 
 struct CheckResult {
   std::string baseline_file;
+  bool stat = false;           // checked with --stat
   std::string table_markdown;  // expected, actual, delta, allowed, status per entry
   std::vector<CheckEntry> entries;
   int failures = 0;            // gated regressions, changes of two-sided entries, missing cells
@@ -62,11 +79,63 @@ struct CheckResult {
 /// DataError (naming the file and e.g. "entries[2].expected") on a missing or malformed file.
 CheckResult check_baseline(const std::string& baseline_file, const Leaderboard& lb);
 
+// ---- Per-sample evidence (`--stat`) ----
+// Reports never read predictions: the CLI supplies a cell's evidence from its runs'
+// predictions.h5 (vlb/experiments/gate_evidence.h) through a SampleSource.
+
+/// One cell's per-sample evidence for one metric.
+struct CellSamples {
+  std::string file;               // a predictions.h5 of the cell, named in errors
+  std::vector<int64_t> row_ids;   // evaluation rows in stored order (the same for every seed)
+  std::vector<int64_t> seeds;     // runtime.seed of the cell's runs, ascending
+  // 0/1 row-mean metrics (top-1/top-k correctness, per-sample group scores): the per-row values
+  // of each distinct seed (seeds with equal values collapsed), and which one each seed has
+  // (parallel to `seeds`). Both empty for other metrics.
+  std::vector<std::vector<bool>> distinct;
+  std::vector<int> seed_index;
+  // Other metrics, when the source is asked for it (bless): the cell value's percentile
+  // bootstrap interval and how it was drawn.
+  struct Interval {
+    double lo = 0, hi = 0, level = 0.95;
+    int resamples = 0;
+    uint64_t seed = 0;
+    int effective_seeds = 0;
+  };
+  std::optional<Interval> interval;
+  // Neither: why no test applies (a metric over items that span rows, a top-k file that cannot
+  // recompute it); the entry keeps its rows and seeds and the tolerance decides.
+  std::string no_test;
+  bool zero_one() const { return !distinct.empty(); }
+};
+
+/// The evidence of `metric` in the cell (row, column) of the leaderboard being checked or
+/// blessed; `with_interval` asks for the bootstrap interval of a metric that is not 0/1. Throws
+/// DataError naming the file (a run without predictions.h5, row ids that differ between seeds).
+using SampleSource = std::function<CellSamples(const std::string& row, const std::string& column,
+                                               const std::string& metric, bool with_interval)>;
+
+struct CheckOptions {
+  bool stat = false;     // a regression beyond tolerance must also be significant
+  SampleSource samples;  // required with stat
+};
+
+/// As above; with `stat`, every gated entry whose direction is not "exact" must hold "samples"
+/// (else DataError: "baseline F has no per-sample data: rebless with `vlb bless --stat`"), and
+/// each one's cell is loaded through `samples`, its row ids checked against the blessed ones
+/// (count and hash; DataError naming the new predictions.h5 and the entry) and, when the value is
+/// beyond tolerance in the bad direction, the test decides (Note [statistical gate] in
+/// check.cpp): significant fails as "regression" ("changed" for "both"), else "not_significant"
+/// passes with a note. The result depends on the files only: no random draw happens in check.
+CheckResult check_baseline(const std::string& baseline_file, const Leaderboard& lb,
+                           const CheckOptions& opt);
+
 /// JUnit XML: one <testsuite> named after the baseline, one <testcase> per entry; failed entries
 /// carry <failure message="expected .. actual .. delta .. allowed ..">, info entries <skipped/>.
 std::string check_junit_xml(const CheckResult& r, const std::string& suite_name);
-/// {"baseline", "failures", "improvements", "warnings", "entries": [{index, identity, row,
-/// column, metric, expected, actual, delta, allowed, gate, status, failed, message, changes}]}.
+/// {"baseline", "mode" ("exact" | "stat"), "failures", "improvements", "warnings", "entries":
+/// [{index, identity, row, column, metric, expected, actual, delta, allowed, gate, status, failed,
+/// message, changes, test, and by test: p_value, worse_rows, better_rows, seed_pairs (mcnemar);
+/// interval: [lo, hi] (bootstrap_interval)}]}.
 std::string check_json(const CheckResult& r);
 
 struct BlessOptions {
@@ -77,6 +146,11 @@ struct BlessOptions {
   bool set_existing_tolerances = false;  // also write abs_tol/rel_tol into existing entries
   bool migrate = false;              // write identities into old-format entries, keep `expected`
   bool accept_changed = false;       // re-point params_changed entries to their nearest cell
+  // Store per-sample evidence ("samples") in every entry whose direction is not "exact", from
+  // `samples`. A file that already holds evidence gets it rewritten on every bless (stale
+  // evidence would judge new values against old predictions), so `samples` is then needed too.
+  bool stat = false;
+  SampleSource samples;
 };
 
 /// Rewrites expected values from `lb`, keeping tolerances, gates and notes, and writes every
@@ -86,6 +160,9 @@ struct BlessOptions {
 /// tolerances, gate true, direction from lb, note "blessed YYYY-MM-DD" (UTC).
 /// A gated one-sided entry (new or kept) whose expected value sits at its bound, as check_baseline
 /// defines it, is written as "direction": "both"; the returned warnings name each one.
+/// Evidence (stat, or a file that has some): 0/1 row-mean metrics keep the per-row values of
+/// each distinct seed as packed bits, others the blessed cell's bootstrap interval; with migrate
+/// existing evidence is kept as it is (so is `expected`), and stat is refused.
 /// Writes atomically.
 std::vector<std::string> bless_baseline(const std::string& baseline_file, const Leaderboard& lb,
                                         const BlessOptions& opt);
