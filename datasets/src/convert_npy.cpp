@@ -151,6 +151,7 @@ Dataset convert_npy(const ConvertNpyOptions& o) {
     check_finite(t, o.text_features, "");
     all_fp16 = all_fp16 && t.scalar_type() == at::kHalf;
     const int64_t T = t.size(0);
+    bool one_per_class = false;
     t = t.to(torch::kFloat);
     if (o.l2_normalize_texts) t = t / t.norm(2, {1}, true).clamp_min(1e-12);
     ds.texts.features = t;
@@ -171,7 +172,11 @@ Dataset convert_npy(const ConvertNpyOptions& o) {
       ds.texts.cls = c;
       source(o.text_classes);
     } else {
-      ds.texts.cls = T == C ? torch::arange(C, torch::kLong) : torch::full({T}, -1, torch::kLong);
+      // Note [one text per class]: T == C rows without class ids are a class-prompt classifier
+      // (one prompt or prompt-ensemble embedding per class, as CLIP zero-shot heads are stored):
+      // row c is class c's text, of type name unless --text-types says otherwise.
+      one_per_class = T == C;
+      ds.texts.cls = one_per_class ? torch::arange(C, torch::kLong) : torch::full({T}, -1, torch::kLong);
     }
     if (!o.text_strings.empty()) {
       ds.texts.strings = read_lines(o.text_strings, "text list");
@@ -223,6 +228,9 @@ Dataset convert_npy(const ConvertNpyOptions& o) {
       }
     } else if (!o.text_partners.empty()) {
       throw ConfigError("convert npy: --text-partners needs --text-types");
+    } else if (one_per_class) {
+      ds.texts.type = torch::full({T}, static_cast<int64_t>(TextType::kName), torch::kChar);
+      ds.texts.partner = torch::full({T}, -1, torch::kLong);
     }
   } else if (!o.text_types.empty() || !o.text_partners.empty() || !o.text_classes.empty()) {
     throw ConfigError("convert npy: --text-types/--text-partners/--text-classes need --text-features");

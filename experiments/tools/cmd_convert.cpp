@@ -33,11 +33,15 @@ void add_npy(CLI::App* convert, std::vector<Command>& subs) {
   };
   auto st = std::make_shared<State>();
   auto* sub = convert->add_subcommand("npy", "From .npy features/labels per split + a class-name list");
-  sub->add_option("--dir", st->dir, "a folder with <split>_features.npy, <split>_labels.npy, classnames.txt");
+  sub->add_option("--dir", st->dir, "a folder with <split>_features.npy, <split>_labels.npy, classnames.txt "
+                                   "(and text_features.npy, read as --text-features, when present)");
   sub->add_option("--split", st->splits, "NAME:FEATURES.npy:LABELS.npy (repeatable; instead of --dir)");
   sub->add_option("--classnames", st->classnames, "class names, one per line (line i = label i)");
-  sub->add_option("--text-features", st->text_features, "optional [T, D] .npy of text embeddings");
-  sub->add_option("--text-classes", st->text_classes, "optional [T] .npy: class id of each text");
+  sub->add_option("--text-features", st->text_features,
+                  "optional [T, D] .npy of text embeddings; with one row per class (T = C) and no "
+                  "--text-classes, row c is the prompt text of class c, of type name (a zero-shot "
+                  "classifier, e.g. prompt-ensembled CLIP class embeddings)");
+  sub->add_option("--text-classes", st->text_classes, "optional [T] .npy: class id of each text (-1: none)");
   sub->add_option("--text-strings", st->text_strings, "optional text file: one string per text row");
   sub->add_option("--text-types", st->text_types, "optional [T] .npy: text type code per text (-1 other, 0 name, 1 attribute, 2 analogy, 3 synonym, 4 pair)");
   sub->add_option("--text-partners", st->text_partners, "optional [T] .npy: partner class of pair texts, else -1");

@@ -13,6 +13,7 @@
 #include "format.h"
 #include "vlb/core/clock.h"
 #include "vlb/core/error.h"
+#include "vlb/reports/plots.h"
 #include "vlb/reports/stats.h"
 #include "vlb/reports/svg.h"
 
@@ -34,24 +35,6 @@ bool parse_number(const std::string& s, double& out) {
 std::string html_id(const std::string& s) {
   std::string out;
   for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
-  return out;
-}
-
-/// A short label for plots: "path=data/clip_b32/dtd.h5" -> "dtd" (the tables keep full labels).
-std::string plot_label(const std::string& label) {
-  if (label.find('/') == std::string::npos) return column_title(label);
-  std::string out;
-  size_t start = 0;
-  while (start <= label.size()) {
-    size_t end = label.find(", ", start);
-    std::string part = label.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    size_t eq = part.find('=');
-    std::string value = eq == std::string::npos ? part : part.substr(eq + 1);
-    if (value.find('/') != std::string::npos) part = fs::path(value).stem().string();
-    out += (out.empty() ? "" : ", ") + part;
-    if (end == std::string::npos) break;
-    start = end + 2;
-  }
   return out;
 }
 
@@ -264,154 +247,6 @@ std::string detail_tables(const Leaderboard& lb, const HtmlPageOptions& opt) {
     if (lb.sample_stats.resamples > 0) s += stats_note_html(lb, "");
   }
   return s;
-}
-
-/// Primary metric against one numeric axis, the other axes at the values of the first run in
-/// plan order (the spec's first listed value).
-// Note [sweep defaults]: run directories do not record a parameter's registered default, so "the
-// other axes at their defaults" is approximated by their first value in plan order.
-std::vector<std::string> sweep_plots(const Leaderboard& lb) {
-  std::vector<std::string> out;
-  const std::string& pm = lb.primary_metric;
-  double sc = scale_of(lb, pm);
-  std::string ylabel = metric_title(lb, pm);
-  auto band = [&](svg::Series& s, double x, const Cell& c) {
-    s.x.push_back(x);
-    s.y.push_back(sc * c.mean);
-    s.lo.push_back(sc * (c.mean - c.std));
-    s.hi.push_back(sc * (c.mean + c.std));
-  };
-  auto log_worthy = [](const std::vector<double>& xs) {
-    double mn = *std::min_element(xs.begin(), xs.end()), mx = *std::max_element(xs.begin(), xs.end());
-    return mn > 0 && mx / mn >= 100.0;
-  };
-  for (const auto& axis : numeric_sweep_axes(lb)) {
-    bool is_col = std::find(lb.column_keys.begin(), lb.column_keys.end(), axis) != lb.column_keys.end();
-    svg::LinePlot p;
-    p.x_label = axis;
-    p.y_label = ylabel + " ± std";
-    std::vector<double> xs;
-    std::string fixed;
-    if (is_col) {
-      const auto& ref = lb.column_config.at(lb.columns.front());
-      for (const auto& [k, v] : ref)
-        if (k != axis) fixed += (fixed.empty() ? "" : ", ") + k + "=" + v;
-      for (const auto& row : lb.rows) {
-        svg::Series s;
-        s.name = row;
-        for (const auto& col : lb.columns) {
-          const auto& cc = lb.column_config.at(col);
-          bool same = true;
-          for (const auto& [k, v] : ref) same = same && (k == axis || cc.at(k) == v);
-          double x = 0;
-          const Cell* c = find_cell(lb, pm, row, col);
-          if (!same || !c || !parse_number(cc.at(axis), x)) continue;
-          band(s, x, *c);
-          xs.push_back(x);
-        }
-        if (!s.x.empty()) p.series.push_back(std::move(s));
-      }
-      p.title = pm + " vs " + axis;
-      if (xs.size() >= 2) {
-        p.x_log = log_worthy(xs);
-        out.push_back((fixed.empty() ? "" : "<!-- fixed: " + xml_escape(fixed) + " -->\n") + svg::render(p, 620, 340));
-      }
-      continue;
-    }
-    // A method parameter: one plot per method that sweeps it, one series per column.
-    std::map<std::string, std::vector<std::string>> rows_of_method;
-    for (const auto& row : lb.rows) {
-      const auto& rc = lb.row_config.at(row);
-      double x = 0;
-      if (rc.count(axis) && parse_number(rc.at(axis), x)) {
-        std::string m = rc.count("method.name") ? rc.at("method.name") : row.substr(0, row.find(' '));
-        rows_of_method[m].push_back(row);
-      }
-    }
-    for (const auto& [method, rows] : rows_of_method) {
-      const auto& ref = lb.row_config.at(rows.front());
-      svg::LinePlot mp = p;
-      mp.title = pm + " of " + method + " vs " + axis.substr(axis.rfind('.') + 1);
-      std::vector<double> mxs;
-      size_t shown = 0;
-      for (const auto& col : lb.columns) {
-        if (shown == svg::kPalette.size()) break;  // more series than colours: unreadable
-        svg::Series s;
-        s.name = plot_label(col);
-        for (const auto& row : rows) {
-          const auto& rc = lb.row_config.at(row);
-          bool same = true;
-          for (const auto& [k, v] : ref) same = same && (k == axis || (rc.count(k) && rc.at(k) == v));
-          double x = 0;
-          const Cell* c = find_cell(lb, pm, row, col);
-          if (!same || !c || !parse_number(rc.at(axis), x)) continue;
-          band(s, x, *c);
-          mxs.push_back(x);
-        }
-        if (!s.x.empty()) {
-          mp.series.push_back(std::move(s));
-          ++shown;
-        }
-      }
-      std::set<double> distinct(mxs.begin(), mxs.end());
-      if (distinct.size() < 2) continue;
-      mp.x_log = log_worthy(mxs);
-      out.push_back(svg::render(mp, 620, 340));
-    }
-  }
-  return out;
-}
-
-std::string bar_plot(const Leaderboard& lb) {
-  const std::string& pm = lb.primary_metric;
-  double sc = scale_of(lb, pm);
-  svg::BarPlot p;
-  p.title = pm + " by method (± std over seeds)";
-  p.y_label = metric_title(lb, pm);
-  for (const auto& col : lb.columns) p.groups.push_back(plot_label(col));
-  for (const auto& row : lb.rows) {
-    svg::Series s;
-    s.name = row;
-    for (const auto& col : lb.columns) {
-      const Cell* c = find_cell(lb, pm, row, col);
-      s.y.push_back(c ? sc * c->mean : std::nan(""));
-      s.lo.push_back(c ? sc * (c->mean - c->std) : std::nan(""));
-      s.hi.push_back(c ? sc * (c->mean + c->std) : std::nan(""));
-    }
-    p.series.push_back(std::move(s));
-  }
-  int width = std::max(620, static_cast<int>(250 + lb.columns.size() * std::max<size_t>(110, 16 * lb.rows.size())));
-  return svg::render(p, width, 340);
-}
-
-/// Accuracy vs wall time, one small plot per column (at most 6), Pareto front over its rows.
-std::vector<std::string> cost_plots(const Leaderboard& lb) {
-  std::vector<std::string> out;
-  const std::string& pm = lb.primary_metric;
-  double sc = scale_of(lb, pm);
-  for (const auto& col : lb.columns) {
-    if (out.size() == 6) break;
-    svg::ScatterPlot p;
-    p.title = pm + " vs wall time" + (col.empty() ? "" : " · " + plot_label(col));
-    p.x_label = "wall seconds per run (mean over seeds)";
-    p.y_label = metric_title(lb, pm);
-    p.y_higher_is_better = higher_better(lb, pm);
-    std::vector<double> xs;
-    for (const auto& row : lb.rows) {
-      const Cell* c = find_cell(lb, pm, row, col);
-      auto w = lb.wall_seconds.find(row);
-      if (!c || w == lb.wall_seconds.end() || !w->second.count(col)) continue;
-      double t = w->second.at(col).mean;
-      if (!(t > 0)) continue;
-      p.series.push_back(svg::Series{row, {t}, {sc * c->mean}, {}, {}});
-      xs.push_back(t);
-    }
-    if (xs.empty()) continue;
-    double mn = *std::min_element(xs.begin(), xs.end()), mx = *std::max_element(xs.begin(), xs.end());
-    p.x_log = mx / mn >= 10.0;
-    out.push_back(svg::render(p, 560, 320));
-  }
-  return out;
 }
 
 std::string experiment_section(const Leaderboard& lb, const HtmlPageOptions& opt) {

@@ -25,10 +25,12 @@ struct ConvertNpyOptions {
   std::vector<NpySplit> splits;   // concatenated into /images in this order
   std::string classnames;         // text file, one class name per line
   std::string text_features;      // optional .npy [T, D]
-  std::string text_classes;       // optional .npy [T] ints; if absent and T == C, text t -> class t
+  std::string text_classes;       // optional .npy [T] ints; if absent and T == C, text t is the
+                                  // prompt of class t, type name (Note [one text per class])
   std::string text_strings;       // optional text file, one string per text row (default: the
                                   // class name for class prompts, "text_<t>" otherwise)
-  std::string text_types;         // optional .npy [T] ints: TextType codes (-1..4) per text row
+  std::string text_types;         // optional .npy [T] ints: TextType codes (-1..4) per text row;
+                                  // absent: untyped, or all name for one text per class
   std::string text_partners;      // optional .npy [T] ints: partner class of pair texts (else -1)
   std::vector<NpyTextBank> text_banks;  // appended after the text_features rows, in this order
   std::string output;
@@ -39,7 +41,8 @@ struct ConvertNpyOptions {
 };
 
 /// Finds <split>_features.npy + <split>_labels.npy (train, val, test first, then any other
-/// *_features.npy in name order) and classnames.txt in `dir`. DataError when nothing is found.
+/// *_features.npy in name order), classnames.txt, and text_features.npy (+ text_classes.npy)
+/// when present, in `dir`. DataError when nothing is found.
 /// dataset_name defaults to the directory's name; output is left empty.
 ConvertNpyOptions npy_options_from_directory(const std::string& dir);
 
