@@ -13,6 +13,7 @@
 #include <string>
 #include <variant>
 
+#include "select_detail.h"
 #include "vlb/core/error.h"
 #include "vlb/core/sha256.h"
 #include "vlb/experiments/needs.h"
@@ -92,6 +93,21 @@ std::string resolved_config_yaml(const RunConfig& c) {
   y << YAML::Key << "seed" << YAML::Value << c.seed;
   y << YAML::Key << "threads" << YAML::Value << c.threads;
   y << YAML::EndMap;
+  if (c.select.active) {  // only then: runs of specs without select keep their files
+    y << YAML::Key << "select" << YAML::Value << YAML::BeginMap;
+    y << YAML::Key << "metric" << YAML::Value << c.select.metric;
+    y << YAML::Key << "over" << YAML::Value << YAML::Flow << c.select.over;
+    if (!c.select.split.empty()) {
+      y << YAML::Key << "split" << YAML::Value << c.select.split;
+    } else {
+      y << YAML::Key << "val_shots" << YAML::Value;
+      if (c.select.val_shots == kValShotsFromShots)
+        y << "shots";
+      else
+        y << c.select.val_shots;
+    }
+    y << YAML::EndMap;
+  }
   y << YAML::EndMap;
   return std::string(y.c_str()) + "\n";
 }
@@ -122,6 +138,10 @@ std::string run_key_json(const RunConfig& c, const std::string& fingerprint,
   j["seed"] = c.seed;
   j["threads"] = c.threads;
   j["ablation"] = c.ablation;
+  // Note [Select in the run key]: a run with select also predicts on its selection rows and
+  // records the protocol its report applies, so every select setting is hashed; without select
+  // (absent or `none`) the key is what it was before selection existed.
+  if (c.select.active) j["select"] = select_detail::select_key_json(c.select);
   return j.dump();  // nlohmann::json objects are std::map-backed: keys come out sorted
 }
 
@@ -167,6 +187,7 @@ Plan make_plan(const std::string& spec_path, const RunOptions& opts, const Regis
   }
   // Every missing input of every (method, dataset) at once, before a run directory is written.
   validate_plan(plan, reg);
+  select_detail::check_selection(plan, spec.select);
   return plan;
 }
 

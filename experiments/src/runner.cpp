@@ -20,6 +20,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "runner_detail.h"
+#include "select_detail.h"
 #include "vlb/core/clock.h"
 #include "vlb/core/error.h"
 #include "vlb/core/sha256.h"
@@ -187,7 +188,7 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
   double cpu0 = cpu_seconds();
   double fit_s = 0, predict_s = 0;
   int64_t n_train = 0, n_eval = 0;
-  json values = json::object(), higher = json::object(), aux = json::object();
+  json values = json::object(), higher = json::object(), aux = json::object(), selection;
   std::string log_text;  // the method's log lines, kept in the run directory (log.txt)
   std::string predictions_mode = "none";
   try {
@@ -233,6 +234,9 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
         (tmp / "predictions.h5").string(), pred, eval.rows, ds, c, r.key,
         primary_task(method_entry.tags), method_entry.version, metric_versions,
         PredictionsOptions{c.predictions, c.predictions_topk, c.predictions_max_mb});
+    // After everything evaluated: the selection rows change no eval number nor a stored prediction.
+    if (c.select.active)
+      selection = select_detail::evaluate_selection(*method, ds, c, train, ctx, reg);
     out.ok = true;
   } catch (const std::exception& e) {
     out.error = e.what();
@@ -249,6 +253,7 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
                     {"n_eval", n_eval},
                     {"dataset_fingerprint", ds.fingerprint}};
     if (!aux.empty()) metrics_json["aux"] = aux;
+    if (!selection.is_null()) metrics_json["selection"] = selection;
     if (predictions_mode != "none")
       metrics_json["predictions"] = {{"file", "predictions.h5"}, {"mode", predictions_mode}};
   } else {

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "select_detail.h"
 #include "vlb/core/error.h"
 #include "vlb/experiments/yaml_reader.h"
 
@@ -354,7 +355,7 @@ ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::st
   yamlr::assign_paths(root, "");
 
   yamlr::check_keys(root, {"experiment", "description", "include", "dataset", "methods", "metrics",
-                           "runtime", "sweep", "ablations"});
+                           "runtime", "sweep", "ablations", "select"});
   ExpandedSpec out;
   out.spec_path = spec_path;
   const Node& exp = yamlr::require(root, "experiment");
@@ -380,6 +381,9 @@ ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::st
     metrics.push_back(MetricConfig{entry.name,
                                    resolve_params(params, entry.schema, "metric '" + entry.name + "'")});
   }
+
+  const select_detail::Parsed select = select_detail::parse_select(root.find("select"), metrics, reg);
+  out.select = select.spec;
 
   // Runtime: threads (checked per run: it may be swept) and seeds.
   std::vector<uint64_t> seeds{0};
@@ -417,6 +421,7 @@ ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::st
     const auto& entry = lookup(reg.methods, yamlr::require(m, "name"));
     ctx.methods.emplace_back(entry.name, &entry.schema);
   }
+  select_detail::check_over_declared(select, ctx.methods);
   auto base_tree = [&](const Node& method) {
     Node t;
     t.kind = Kind::kMap;
@@ -518,6 +523,21 @@ ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::st
                                         base.method + "'");
       }
     }
+    SelectConfig sel;
+    {
+      std::vector<select_detail::ParamAxis> param_axes;
+      for (const auto* axes : {&own, &grid, &zip})
+        for (const auto& a : *axes)
+          if (a.path.size() == 3 && a.path[0] == "method" && a.path[1] == "params")
+            param_axes.push_back({a.path[2], a.values});
+      sel.over = select_detail::over_for_method(select, base.method, *ctx.methods[mi].second, param_axes);
+      sel.active = select.spec.mode == SelectSpec::Mode::kActive;
+      if (sel.active) {
+        sel.metric = select.spec.metric;
+        sel.split = select.spec.split;
+        sel.val_shots = select.spec.val_shots;
+      }
+    }
     for (const auto& mp : cartesian(own)) {
       for (const auto& [ab_name, ab_patches] : ablations) {
         for (const auto& gp : global_points) {
@@ -536,6 +556,7 @@ ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::st
             cfg.metrics = metrics;
             cfg.ablation = ab_name;
             cfg.swept = swept;
+            cfg.select = sel;
             for (uint64_t seed : seeds) {
               cfg.seed = seed;
               out.runs.push_back(cfg);

@@ -127,6 +127,7 @@ class TopK : public Metric {
     return {{"cls/top" + std::to_string(k_),
              static_cast<double>(correct_) / static_cast<double>(total_), true}};
   }
+  std::vector<std::string> value_names() const override { return {"cls/top" + std::to_string(k_)}; }
 
  private:
   std::string name_;
@@ -161,6 +162,8 @@ class MeanPerClass : public Metric {
       if (rank_of(s + i * b.c, b.c, lab[i]) == 0) ++correct_[lab[i]];
     }
   }
+
+  std::vector<std::string> value_names() const override { return {"cls/mean_per_class"}; }
 
   std::vector<MetricValue> compute() const override {
     // Classes without evaluation rows are excluded: their accuracy is undefined, not 0.

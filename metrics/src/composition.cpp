@@ -358,6 +358,12 @@ class GroupMetric : public Metric {
     out.push_back({p + "subsets", static_cast<double>(kept), true});
     return out;
   }
+  std::vector<std::string> value_names() const override {  // per-subset values: named by the data
+    const std::string p = group_ + "/";
+    if (rule_ == GroupRule::kWinoground) return {p + "text", p + "image", p + "group"};
+    if (rule_ == GroupRule::kKWay) return {p + "precision@1"};
+    return {p + "mean", p + "subsets"};
+  }
 
  private:
   std::string metric_, kind_;
@@ -430,6 +436,12 @@ class RetrievalMetric : public Metric {
       out.push_back({p + fmt::format("i2t_r{}", result_.ks[k]), result_.i2t[k], true});
     for (size_t k = 0; k < result_.ks.size(); ++k)
       out.push_back({p + fmt::format("t2i_r{}", result_.ks[k]), result_.t2i[k], true});
+    return out;
+  }
+  std::vector<std::string> value_names() const override {
+    std::vector<std::string> out;
+    for (const char* dir : {"i2t", "t2i"})
+      for (int k : {1, 5, 10}) out.push_back(prefix_ + "/" + fmt::format("{}_r{}", dir, k));
     return out;
   }
 

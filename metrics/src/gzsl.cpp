@@ -143,6 +143,9 @@ class GzslMetric : public Metric {
             {"gzsl/H", a.harmonic, true},
             {"gzsl/zsl", a.zsl, true}};
   }
+  std::vector<std::string> value_names() const override {
+    return {"gzsl/S", "gzsl/U", "gzsl/H", "gzsl/zsl"};
+  }
 
  private:
   std::string seen_split_, unseen_split_;

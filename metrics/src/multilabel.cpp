@@ -164,6 +164,12 @@ class MultiLabelMetric final : public Metric {
     }
     return out;
   }
+  std::vector<std::string> value_names() const override {
+    if (kind_ == Kind::kMap) return {"ml/map", "ml/map_nonint", "ml/map_classes"};
+    if (kind_ == Kind::kApPerClass) return {};  // named after the classes
+    const std::string sfx = top_k_ > 0 ? fmt::format("_top{}", top_k_) : "";
+    return {"ml/cp" + sfx, "ml/cr" + sfx, "ml/cf1" + sfx, "ml/op" + sfx, "ml/or" + sfx, "ml/of1" + sfx};
+  }
 
  private:
   Kind kind_;

@@ -204,6 +204,16 @@ class OpenVocabMetric : public Metric {
     }
     return {};
   }
+  std::vector<std::string> value_names() const override {
+    switch (kind_) {
+      case Kind::kCacc: return {"ov/cacc"};
+      case Kind::kNmi: return {"ov/nmi"};
+      case Kind::kAri: return {"ov/ari"};
+      case Kind::kExact: return {"ov/exact"};
+      case Kind::kSacc: return {"ov/sacc", "ov/sacc_coverage"};
+    }
+    return {};
+  }
 
  private:
   const char* name() const {

@@ -9,6 +9,7 @@
 
 #include "vlb/core/error.h"
 #include "vlb/reports/report.h"
+#include "vlb/reports/selection.h"
 
 namespace vlb {
 namespace {
@@ -34,6 +35,7 @@ Axes axes_of(const RunRecord& r, const std::map<std::string, std::string>& name_
   Axes a;
   for (const auto& [k, v] : r.config) {
     if (k.rfind("runtime.predictions", 0) == 0 || k == "dataset.name") continue;
+    if (k.rfind("select.", 0) == 0) continue;  // the protocol: the report's header says it
     if (is_path_setting(k, v)) continue;
     a[k] = v;
   }
@@ -101,10 +103,12 @@ std::vector<std::string> metric_order(const Leaderboard& lb) {
   return out;
 }
 
-Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::string& experiment,
+Leaderboard build_leaderboard(const std::vector<RunRecord>& all_runs, const std::string& experiment,
                               const std::string& primary_metric) {
   Leaderboard lb;
   lb.experiment = experiment;
+  SelectionInfo selection;
+  const std::vector<RunRecord> runs = apply_selection(all_runs, &selection);
 
   std::vector<const RunRecord*> ok;
   for (const auto& r : runs) {
@@ -285,6 +289,7 @@ Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::str
   } else if (!lb.cells.empty()) {
     lb.primary_metric = lb.cells.begin()->first;  // alphabetically first
   }
+  finish_selection(lb, std::move(selection));
   return lb;
 }
 

@@ -14,6 +14,7 @@
 #include "vlb/core/clock.h"
 #include "vlb/core/error.h"
 #include "vlb/reports/plots.h"
+#include "vlb/reports/selection.h"
 #include "vlb/reports/stats.h"
 #include "vlb/reports/svg.h"
 
@@ -253,6 +254,7 @@ std::string experiment_section(const Leaderboard& lb, const HtmlPageOptions& opt
   std::string s = "<section class=\"experiment\" id=\"exp-" + html_id(lb.experiment) + "\">\n";
   s += "<h2>" + xml_escape(lb.experiment) + "</h2>\n";
   s += env_section(lb);
+  s += selection_html(lb);
   if (lb.primary_metric.empty()) {
     s += "<p class=\"failed\">No successful runs.</p>\n";
   } else {

@@ -10,6 +10,7 @@
 
 #include "vlb/core/error.h"
 #include "vlb/core/fs.h"
+#include "selection_detail.h"
 #include "vlb/reports/current_plan.h"
 #include "vlb/reports/report.h"
 
@@ -136,6 +137,7 @@ void read_metrics(const std::string& file, RunRecord& r) {
       r.aux[name] = v.get<double>();
     }
   }
+  if (j.contains("selection")) selection_detail::read_selection_json(j["selection"], file, r);
 }
 
 void flatten_json(const nlohmann::json& j, const std::string& prefix,

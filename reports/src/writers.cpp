@@ -10,6 +10,7 @@
 #include "format.h"
 #include "vlb/reports/page.h"
 #include "vlb/reports/report.h"
+#include "vlb/reports/selection.h"
 
 namespace vlb {
 namespace {
@@ -59,6 +60,7 @@ class MarkdownWriter : public ReportWriter {
     out += "Rows vary by " + join(lb.row_keys) + "; columns vary by " + join(lb.column_keys) +
            ". Cells: mean ± sample std over seeds" +
            (as_percent(lb, pm) ? ", in percent" : "") + "; best per column in bold.\n\n";
+    out += selection_summary(lb);
 
     // Main pivot: primary metric, rows x columns.
     out += "## " + metric_title(lb, pm) + "\n\n| method |";

@@ -97,6 +97,7 @@ class Acc : public Metric {
     return {{"cls/acc", total_ ? static_cast<double>(correct_) / total_ : 0.0, true},
             {"cls/err", total_ ? 1.0 - static_cast<double>(correct_) / total_ : 0.0, false}};
   }
+  std::vector<std::string> value_names() const override { return {"cls/acc", "cls/err"}; }
 
  private:
   int64_t correct_ = 0, total_ = 0;

@@ -67,7 +67,8 @@ class WorkerTest : public ::testing::Test {
                "methods: [{name: centroid, params: {noise: 3.0}}]\n"
                "metrics: [acc]\n"
                "runtime: {threads: 1, seeds: [0, 1]}\n"
-               "sweep: {grid: {method.params.noise: [2.0, 3.0]}}\n");
+               "sweep: {grid: {method.params.noise: [2.0, 3.0]}}\n"
+               "select: none\n");
   }
   std::string exp_dir() { return dir_ / "results/ex"; }
 

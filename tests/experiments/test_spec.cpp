@@ -312,7 +312,8 @@ const std::string kSweep =
     "  grid: {dataset.params.spread: [0.1, 0.2], method.params.l2: [0, 1]}\n"
     "  zip: {dataset.params.dim: [4, 8], dataset.params.per_class: [6, 8]}\n"
     "ablations:\n"
-    "  more_train: {dataset.params.train_per_class: 4}\n";
+    "  more_train: {dataset.params.train_per_class: 4}\n"
+    "select: none\n";
 
 TEST_F(SpecTest, PlanSizeAndDeterministicOrder) {
   auto s = expand(kSweep);

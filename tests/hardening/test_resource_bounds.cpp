@@ -76,7 +76,7 @@ std::string grid_spec(int a, int b) {
   std::string s =
       "experiment: big\ndataset:\n  source: synth\n  params: {classes: 4, dim: 8, train_per_class: 4, "
       "test_per_class: 2}\n  train_split: train\n  eval_split: test\nmethods:\n  - name: linear_probe\n"
-      "metrics: [top1]\nsweep:\n  grid:\n    method.params.lr: [";
+      "metrics: [top1]\nselect: none\nsweep:\n  grid:\n    method.params.lr: [";
   for (int i = 0; i < a; ++i) s += (i ? ", " : "") + std::to_string(0.001 * (i + 1));
   s += "]\n    method.params.l2: [";
   for (int i = 0; i < b; ++i) s += (i ? ", " : "") + std::to_string(1e-6 * (i + 1));

@@ -58,7 +58,7 @@ TEST_F(PlanNeeds, TextBankMethodOnAFileWithoutTextsIsOneErrorNamingTheFlag) {
   std::string s = spec("{source: h5, params: {path: '" + h5 + "'}}",
                        "  - name: coder_fewshot\n"
                        "    params: {bank: free, base_logits: class_mean, no_split: loo}\n",
-                       "sweep: {grid: {method.params.init_beta: [1.0, 2.0, 3.0]}}\n");
+                       "sweep: {grid: {method.params.init_beta: [1.0, 2.0, 3.0]}}\nselect: none\n");
   for (std::string flag : {"", " --dry-run"}) {
     auto r = run_cli("run " + s + flag + " --results " + results());
     EXPECT_EQ(r.exit_code, 2) << r.output;

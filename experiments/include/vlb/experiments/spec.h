@@ -11,12 +11,31 @@
 #include "vlb/datasets/dataset.h"
 #include "vlb/experiments/builtins.h"
 #include "vlb/experiments/run_options.h"
+#include "vlb/experiments/yaml_reader.h"
 
 namespace vlb {
 
 struct MetricConfig {
   std::string name;
   Params params;  // every declared parameter, defaults filled
+};
+
+/// `val_shots: shots`: as many validation rows per class as the run's dataset.shots.
+inline constexpr int64_t kValShotsFromShots = -1;
+
+/// The spec's `select:` as it applies to one run (experiments/SPEC.md "Model selection"). Inactive
+/// without a select block and with `select: none`: such runs are exactly what they were before
+/// selection existed (same key, same files).
+struct SelectConfig {
+  bool active = false;
+  std::string metric;             // a value name of the spec's metrics, task prefix filled
+  std::string split;              // a named selection split; "" = val_shots rows from train_split
+  int64_t val_shots = 0;          // K per class, or kValShotsFromShots; 0 with a named split
+  std::vector<std::string> over;  // this run's method params the report selects over
+  /// Validation rows per class for a run with `shots` training rows per class.
+  int64_t validation_shots(int64_t shots) const {
+    return val_shots == kValShotsFromShots ? shots : val_shots;
+  }
 };
 
 /// One run's configuration after includes, overrides, sweeps and ablations; all values checked.
@@ -39,8 +58,18 @@ struct RunConfig {
   int64_t predictions_topk = 10;     // k of the top-k form
   double predictions_max_mb = 64;    // auto: full [n, C] scores up to this size, else top-k
   std::string ablation;  // "" = the full (unpatched) configuration
+  SelectConfig select;
   /// Swept values for display only ("spread" -> "0.4"), in axis order.
   std::vector<std::pair<std::string, std::string>> swept;
+};
+
+/// The spec's `select:` key with the locations its plan-time checks report.
+struct SelectSpec {
+  enum class Mode { kAbsent, kNone, kActive };
+  Mode mode = Mode::kAbsent;
+  std::string metric, split;  // metric resolved to its value name
+  int64_t val_shots = 0;      // as in SelectConfig
+  yamlr::Loc metric_at, split_at, val_shots_at;
 };
 
 struct ExpandedSpec {
@@ -48,6 +77,7 @@ struct ExpandedSpec {
   std::string description;
   std::string spec_path;
   std::vector<RunConfig> runs;  // plan order (see SPEC.md "Plan order")
+  SelectSpec select;
 };
 
 /// Loads `spec_path`, merges its includes, applies `overrides` ("a.b=v"), validates everything

@@ -39,6 +39,10 @@ class Metric {
   virtual void reset() = 0;
   virtual void update(const Prediction& pred, const Targets& targets) = 0;
   virtual std::vector<MetricValue> compute() const = 0;
+  /// The value names compute() returns that are known before any data is seen (a spec's
+  /// `select.metric` is checked against them at plan time). Values named after the data (per
+  /// class, per subset) are not listed; empty: the metric declares none.
+  virtual std::vector<std::string> value_names() const { return {}; }
 };
 
 using MetricRegistry = Registry<Metric>;

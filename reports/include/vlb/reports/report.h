@@ -37,6 +37,17 @@ struct RunRecord {
   std::string dataset_name;
   std::string dataset_fingerprint;                 // env.json dataset.fingerprint; "" when unknown
   bool stale = false;                              // not in .plan/current.json (see select_current)
+  // metrics.json "selection" (runs of a spec with `select:`): the run's metrics on its selection
+  // rows, a named split, or val_shots rows per class drawn from train_split `selection_split`.
+  std::map<std::string, double> selection_metrics;
+  std::map<std::string, bool> selection_higher_is_better;
+  std::string selection_split;                     // "" when the run has no selection block
+  int64_t selection_val_shots = 0;                 // > 0: K-shot validation rows from the split
+  int64_t selection_rows = -1;
+  // Set on the runs apply_selection keeps (selection.h): the params selected over and their
+  // values in this run ("method.params.l2" -> "0.0001"), taken out of `config` for the pivot.
+  std::map<std::string, std::string> selected;
+  bool selection_applied = false;
 };
 
 /// A run directory whose files do not parse: reported, and left out of every table.
@@ -127,6 +138,24 @@ struct SampleStatsSettings {
   double alpha = 0.05;      // Holm-adjusted p below this marks ▲/▼
   std::string baseline_row;
 };
+/// The model selection behind a leaderboard (experiments/SPEC.md "Model selection"; selection.h).
+struct SelectionInfo {
+  std::string protocol;             // "cls/top1 on val over l2"; "" when no run was selected
+  std::string metric;               // the selection metric ("cls/top1")
+  std::string eval_split;           // where the cells' values come from ("test")
+  bool every_configuration = false; // no selection, and method params name rows
+  int candidates = 0;               // ok runs of selected specs, before selection
+  int dropped = 0;                  // of those, not selected (in no cell)
+  // row -> where its runs were selected ("val", "4-shot validation from train"); rows whose
+  // method had nothing to select over are not listed.
+  std::map<std::string, std::string> row_where;
+  // row -> column -> seed -> selected-over param (short name) -> the value chosen
+  std::map<std::string,
+           std::map<std::string, std::map<int64_t, std::map<std::string, std::string>>>>
+      chosen;
+  // metric -> row -> column -> the selected runs' values on their selection rows, over seeds
+  std::map<std::string, std::map<std::string, std::map<std::string, Cell>>> selection_cells;
+};
 
 struct Leaderboard {
   std::string experiment;
@@ -179,6 +208,7 @@ struct Leaderboard {
   std::map<std::string, std::map<std::string, std::map<std::string, CellInterval>>> intervals;
   std::map<std::string, std::map<std::string, std::map<std::string, CellComparison>>> comparisons;
   SampleStatsSettings sample_stats;
+  SelectionInfo selection;                 // set by build_leaderboard (selection.h)
 };
 
 /// Varying keys exclude runtime.seed (aggregated into cells) and everything under "experiment".
@@ -188,6 +218,8 @@ struct Leaderboard {
 const Cell* find_cell(const Leaderboard& lb, const std::string& metric, const std::string& row,
                       const std::string& column);
 
+/// Applies the runs' model selection first (apply_selection, selection.h): only the selected runs
+/// reach the cells, run_dirs and runs.
 Leaderboard build_leaderboard(const std::vector<RunRecord>& runs, const std::string& experiment,
                               const std::string& primary_metric = "");
 
