@@ -81,14 +81,19 @@ std::vector<Facet> facets_by(const Leaderboard& lb, const std::vector<std::strin
   return out;
 }
 
-// Note [interval bands]: the plots draw per-sample bootstrap intervals where the leaderboard
-// carries them. Until it does, this stands in for its interval map (metric units).
-struct IntervalView {
-  double lo = 0.0, hi = 0.0;
-  bool valid = false;
-};
-using IntervalMap = std::map<std::string, std::map<std::string, IntervalView>>;  // row -> col
-const IntervalMap* intervals_of(const Leaderboard&) { return nullptr; }
+// Note [interval bands]: where the report computed per-sample bootstrap intervals (vlb report
+// with resamples > 0), bands show them: a cell whose interval is not valid (no stored
+// predictions, say) gets no band rather than a seed std that would read as the same thing.
+// When no cell has a valid interval (no run stored predictions), the seed std is all there is.
+using IntervalMap = std::map<std::string, std::map<std::string, CellInterval>>;  // row -> col
+const IntervalMap* intervals_of(const Leaderboard& lb) {
+  auto it = lb.intervals.find(lb.primary_metric);
+  if (it == lb.intervals.end()) return nullptr;
+  for (const auto& [row, by_col] : it->second)
+    for (const auto& [col, ci] : by_col)
+      if (ci.valid) return &it->second;
+  return nullptr;
+}
 
 /// The band of one cell in metric units, NaN when it has none.
 std::pair<double, double> band_of(const Leaderboard& lb, const PlotBands& b, const std::string& row,
@@ -172,9 +177,9 @@ std::string figure(const std::string& title, const std::string& y_label, const A
 
 PlotBands plot_bands(const Leaderboard& lb) {
   PlotBands b;
-  if (const IntervalMap* m = intervals_of(lb); m && !m->empty()) {
+  if (intervals_of(lb)) {
     b.kind = PlotBands::Kind::kInterval;
-    b.label = "95% bootstrap CI";
+    b.label = fmt::format("{:.0f}% bootstrap CI", 100 * lb.sample_stats.level);
   } else {
     b.label = "± std over seeds";
   }

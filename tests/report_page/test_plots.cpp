@@ -1,6 +1,6 @@
 // The report plots on sweeps a person would read: one panel per dataset, a logarithmic shots
-// axis with ticks at the shot counts, bands only where there is a spread, and bar labels that
-// stay apart (checked on the boxes Chromium lays out).
+// axis with ticks at the shot counts, bands from per-sample intervals where valid (else from a
+// seed spread), and bar labels that stay apart (checked on the boxes Chromium lays out).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -160,6 +160,44 @@ TEST(Plots, BandsWhereSeedsSpreadAndTheLegendSaysWhat) {
   std::string q = plot_titled(sweep_plots(one), "vs shots");
   EXPECT_EQ(q.find("class=\"band"), std::string::npos);
   EXPECT_EQ(bar_plot(one).find("class=\"errorbar\""), std::string::npos);
+}
+
+TEST(Plots, IntervalBandsWhereValidAndNoneElse) {
+  Leaderboard lb = build_leaderboard(shots_sweep({"dtd", "cars"}, {1, 2, 4, 8}, 3), "sweep");
+  // Per-sample intervals for every cell; ncm's on cars are not valid (no stored predictions).
+  int valid = 0;
+  for (const auto& row : lb.rows)
+    for (const auto& col : lb.columns) {
+      const Cell* c = find_cell(lb, "cls/top1", row, col);
+      ASSERT_NE(c, nullptr);
+      CellInterval& ci = lb.intervals["cls/top1"][row][col];
+      ci.lo = c->mean - 0.05;
+      ci.hi = c->mean + 0.0625;
+      ci.resamples = 1000;
+      ci.effective_seeds = 3;
+      ci.valid = !(row == "ncm" && col.rfind("cars", 0) == 0);
+      valid += ci.valid;
+    }
+  ASSERT_EQ(valid, 12);
+  EXPECT_EQ(plot_bands(lb).kind, PlotBands::Kind::kInterval);
+  std::string p = plot_titled(sweep_plots(lb), "vs shots");
+  EXPECT_EQ(all(p, "<text class=\"band-label\"[^>]*>([^<]*)</text>"), (std::vector<std::string>{"band: 95% bootstrap CI"}));
+  // Three bands (dtd: both methods, cars: zeroshot), not four: no std stands in for ncm on cars.
+  EXPECT_EQ(all(p, "(<polygon class=\"band\")").size(), 3u);
+  size_t cars_at = p.find("data-title=\"cars\"");
+  std::string cars_ncm = p.substr(p.find("data-name=\"ncm\"", cars_at));
+  EXPECT_EQ(cars_ncm.substr(0, cars_ncm.find("</g>")).find("class=\"band"), std::string::npos);
+  // The band is the interval, not mean ± std: zeroshot on dtd at 1 shot is 61 % [56, 67.25].
+  EXPECT_NE(p.find("zeroshot: 1 → 61 [56, 67.25]"), std::string::npos) << p.substr(0, 4000);
+  std::string bars = bar_plot(lb);
+  EXPECT_EQ(all(bars, "(class=\"errorbar\")").size(), 12u);
+  EXPECT_NE(bars.find("error bars: 95% bootstrap CI"), std::string::npos);
+
+  // Intervals computed but none valid (no run stored predictions): the seed std again.
+  for (auto& [row, by_col] : lb.intervals["cls/top1"])
+    for (auto& [col, ci] : by_col) ci.valid = false;
+  EXPECT_EQ(plot_bands(lb).kind, PlotBands::Kind::kSeedStd);
+  EXPECT_EQ(all(plot_titled(sweep_plots(lb), "vs shots"), "(<polygon class=\"band\")").size(), 4u);
 }
 
 TEST(Plots, ValueTicksAndTextWidth) {

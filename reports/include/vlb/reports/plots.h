@@ -9,8 +9,9 @@
 namespace vlb {
 
 /// Where bands and error bars come from. With per-sample intervals on the leaderboard (for the
-/// primary metric), a cell's band is its interval when valid, else none. Without any, it is
-/// mean ± sample std over seeds where a cell has n > 1, else none. `label` names it for legends.
+/// primary metric, at least one valid), a cell's band is its interval when valid, else none.
+/// Otherwise it is mean ± sample std over seeds where a cell has n > 1, else none. `label` names
+/// it for legends ("95% bootstrap CI", "± std over seeds").
 struct PlotBands {
   enum class Kind { kSeedStd, kInterval } kind = Kind::kSeedStd;
   std::string label;
