@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "vlb/core/error.h"
 #include "vlb/core/io_error.h"
@@ -459,12 +458,7 @@ at::Tensor read_array(hid_t file, const std::string& path) {
   Info inf = info(file, path);
   if (!is_float(inf.dtype) && !is_integer(inf.dtype))
     fail(file, path, "expected a numeric array, got " + inf.describe());
-  uint64_t n = 1;
-  for (int64_t x : inf.shape) {
-    const uint64_t d = static_cast<uint64_t>(std::max<int64_t>(x, 0));
-    n = (d != 0 && n > UINT64_MAX / d) ? UINT64_MAX : n * d;
-  }
-  check_declared(file, file_name(file), path, n, c10::elementSize(scalar_type(inf.dtype)), true);
+  check_declared(file, file_name(file), path, element_count(inf.shape), c10::elementSize(scalar_type(inf.dtype)), true);
   at::Tensor t = torch::empty(inf.shape, torch::TensorOptions().dtype(scalar_type(inf.dtype)));
   Handle d = open_dataset(file, path);
   Handle type = le_type(inf.dtype);

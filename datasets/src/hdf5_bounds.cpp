@@ -134,6 +134,15 @@ void check_vlen_lengths(hid_t file_id, hid_t dset, const std::string& file, cons
   }
 }
 
+uint64_t element_count(const std::vector<int64_t>& shape) {
+  uint64_t n = 1;
+  for (int64_t x : shape) {
+    const uint64_t d = x > 0 ? static_cast<uint64_t>(x) : 0;
+    n = (d != 0 && n > UINT64_MAX / d) ? UINT64_MAX : n * d;
+  }
+  return n;
+}
+
 void check_global_heaps(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;  // the HDF5 open that follows reports what is wrong with the file
