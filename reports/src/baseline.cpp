@@ -189,6 +189,10 @@ namespace {
 bool generated(const Leaderboard& lb, const std::string& row, const std::string& col) {
   for (const auto& run : lb.runs) {
     if (run.row != row || run.column != col) continue;
+    // A generator source is generated even when it reads a real file (synth_multilabel draws
+    // features over a real label matrix); only a stored feature file is not.
+    auto src = run.record.config.find("dataset.source");
+    if (src != run.record.config.end()) return src->second != "h5";
     for (const auto& [k, v] : run.record.config)
       if (k.rfind("dataset.", 0) == 0 && is_path_setting(k, v)) return false;
     return true;

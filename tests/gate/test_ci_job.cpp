@@ -38,7 +38,11 @@ TEST(CiJob, TheDocumentedStepsRunTheSpecAndGateOnItsBaselineWritingJunit) {
   auto check = nlohmann::json::parse(read_text(t / "out/check.json"));
   EXPECT_EQ(check["failures"], 0);
   EXPECT_EQ(check["entries"].size(), 18u);  // the committed quickstart baseline
-  EXPECT_TRUE(check["warnings"].empty()) << check["warnings"].dump();  // migrated: no old-format warning
+  // Migrated: no old-format warning. A generated dataset's fingerprint may differ on another CPU
+  // (vectorised kernels round differently); that warning is expected there, not a failure.
+  for (const auto& w : check["warnings"])
+    EXPECT_NE(w.get<std::string>().find("generated dataset's fingerprint differs"), std::string::npos)
+        << check["warnings"].dump();
 
   std::string py = test::system_python_with("xml.etree.ElementTree");
   if (py.empty()) GTEST_SKIP() << "/usr/bin/python3 not found: JUnit parse check skipped";
