@@ -230,7 +230,8 @@ std::vector<RunRecord> apply_selection(const std::vector<RunRecord>& runs, Selec
 
 void finish_selection(Leaderboard& lb, SelectionInfo info) {
   std::map<std::string, std::map<std::string, std::map<std::string, std::vector<double>>>> values;
-  std::map<std::string, std::set<std::string>> wheres;
+  std::map<std::string, std::set<std::string>> wheres, splits;
+  std::map<std::string, std::map<std::string, std::set<std::string>>> cell_wheres;
   std::set<std::string> eval_splits;
   for (auto& run : lb.runs) {
     RunRecord& r = run.record;
@@ -244,10 +245,15 @@ void finish_selection(Leaderboard& lb, SelectionInfo info) {
       r.config[k] = v;  // the tidy export lists every setting the run had
     }
     wheres[run.row].insert(where_of_run(r));
+    splits[run.row].insert(r.selection_split);
+    cell_wheres[run.row][run.column].insert(where_of_run(r));
   }
   for (const auto& [row, w] : wheres)
     info.row_where[row] = w.size() == 1 ? *w.begin()
-                                        : "K-shot validation from the train split (K = shots)";
+                                        : "K-shot validation from " + join(splits[row], " / ") +
+                                              " (K = dataset.shots)";
+  for (const auto& [row, by_col] : cell_wheres)
+    for (const auto& [col, w] : by_col) info.cell_where[row][col] = join(w, " / ");
   for (const auto& [m, by_row] : values)
     for (const auto& [row, by_col] : by_row)
       for (const auto& [col, v] : by_col) info.selection_cells[m][row][col] = aggregate(v);
@@ -317,9 +323,9 @@ std::string selection_summary(const Leaderboard& lb) {
       for (const auto& [col, c] : by_col) p = p && c.mean >= 0.0 && c.mean <= 1.0;
     percent[m] = p;
   }
-  out += "\n| selected row | column | chosen |";
+  out += "\n| row | column | selected on | chosen |";
   for (const auto& m : metrics) out += " " + m + (percent[m] ? " (%)" : "") + " on selection rows |";
-  out += "\n|---|---|---|";
+  out += "\n|---|---|---|---|";
   for (size_t i = 0; i < metrics.size(); ++i) out += "---|";
   out += "\n";
   for (const auto& row : lb.rows) {
@@ -328,8 +334,8 @@ std::string selection_summary(const Leaderboard& lb) {
     for (const auto& col : lb.columns) {
       const std::string chosen = chosen_text(lb, row, col);
       if (chosen.empty()) continue;
-      out += "| " + md_escape(row) + " (selected on " + md_escape(w->second) + ") | " +
-             md_escape(report_format::column_title(col)) + " | " + md_escape(chosen) + " |";
+      out += "| " + md_escape(row) + " | " + md_escape(report_format::column_title(col)) + " | " +
+             md_escape(s.cell_where.at(row).at(col)) + " | " + md_escape(chosen) + " |";
       for (const auto& m : metrics) {
         const Cell* c = nullptr;
         if (auto a = s.selection_cells.find(m); a != s.selection_cells.end())
@@ -368,7 +374,8 @@ std::string selection_html(const Leaderboard& lb) {
   std::string out = "<p class=\"note selection\">" + html_escape(line) + "</p>\n";
   const SelectionInfo& s = lb.selection;
   if (s.row_where.empty()) return out;
-  out += "<table class=\"selection\"><thead><tr><th>selected row</th><th>column</th><th>chosen</th>";
+  out += "<table class=\"selection\"><thead><tr><th>row</th><th>column</th><th>selected on</th>"
+         "<th>chosen</th>";
   const bool metric_cells = s.selection_cells.count(s.metric) > 0;
   if (metric_cells) out += "<th>" + html_escape(s.metric) + " on selection rows</th>";
   out += "</tr></thead><tbody>\n";
@@ -378,9 +385,9 @@ std::string selection_html(const Leaderboard& lb) {
     for (const auto& col : lb.columns) {
       const std::string chosen = chosen_text(lb, row, col);
       if (chosen.empty()) continue;
-      out += "<tr><td>" + html_escape(row) + " <span class=\"note\">selected on " +
-             html_escape(w->second) + "</span></td><td>" +
-             html_escape(report_format::column_title(col)) + "</td><td>" + html_escape(chosen) + "</td>";
+      out += "<tr><td>" + html_escape(row) + "</td><td>" +
+             html_escape(report_format::column_title(col)) + "</td><td>" +
+             html_escape(s.cell_where.at(row).at(col)) + "</td><td>" + html_escape(chosen) + "</td>";
       if (metric_cells) {
         const auto& by_row = s.selection_cells.at(s.metric);
         const Cell* c = nullptr;

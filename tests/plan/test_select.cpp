@@ -278,7 +278,7 @@ TEST_F(Select, SelectedRunsTrainBitForBitAndTheReportPicksTheBestOnValidation) {
   ASSERT_EQ(rep.exit_code, 0) << rep.output;
   EXPECT_TRUE(has(rep.output, "Model selection: cls/top1 on val_shots=4 from train over l2, per seed"))
       << rep.output;
-  EXPECT_TRUE(has(rep.output, "| linear_probe (selected on 4-shot validation from train) |")) << rep.output;
+  EXPECT_TRUE(has(rep.output, "| linear_probe | result | 4-shot validation from train | l2 = ")) << rep.output;
   EXPECT_FALSE(has(rep.output, "linear_probe (l2=")) << "one row, not one per l2\n" << rep.output;
   const std::string l2_0 = best[0]->l2, l2_1 = best[1]->l2;
   const std::string chosen = l2_0 == l2_1 ? "l2 = " + l2_0 + " (2 seeds)"
@@ -338,7 +338,7 @@ TEST_F(Select, NamedSplitsAndShotsSweepsSelect) {
   }
   auto rep = run_cli("report " + (dir_ / "val/sel") + " --print");
   EXPECT_TRUE(has(rep.output, "Model selection: cls/top1 on val over l2")) << rep.output;
-  EXPECT_TRUE(has(rep.output, "| linear_probe (selected on val) |")) << rep.output;
+  EXPECT_TRUE(has(rep.output, "| linear_probe | result | val | l2 = ")) << rep.output;
 }
 
 }  // namespace
@@ -363,7 +363,7 @@ TEST(SelectCacheAdapters, AlphaBetaGridsAreSelectable) {
   EXPECT_TRUE(has(rep.output, "Model selection: cls/top1 on val_shots=4 from train over init_alpha, "
                               "init_beta, per seed"))
       << rep.output;
-  EXPECT_TRUE(has(rep.output, "| tip_adapter (selected on 4-shot validation from train) |")) << rep.output;
+  EXPECT_TRUE(has(rep.output, "| tip_adapter | result | 4-shot validation from train | init_alpha = ")) << rep.output;
   EXPECT_TRUE(std::regex_search(rep.output, std::regex("init_alpha = [0-9.]+, init_beta = [0-9.]+ \\(1 seed\\)")))
       << rep.output;
   EXPECT_TRUE(has(rep.output, "| tip_adapter | ")) << "one row\n" << rep.output;

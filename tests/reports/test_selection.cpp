@@ -143,6 +143,7 @@ TEST(Selection, KeepsTheBestOnValidationPerSeedWithTiesToPlanOrder) {
   EXPECT_EQ(chosen_text(lb, "linear_probe", col), "l2 = 0.001 (2 seeds), 0.0001 (1)");
   EXPECT_EQ(chosen_text(lb, "ncm", col), "");
   EXPECT_EQ(lb.selection.row_where["linear_probe"], "4-shot validation from train");
+  EXPECT_EQ(lb.selection.cell_where["linear_probe"][col], "4-shot validation from train");
   EXPECT_FALSE(lb.selection.row_where.count("ncm"));
   // The selection metrics of the selected runs are kept: (0.75 + 0.75 + 0.5) / 3.
   EXPECT_DOUBLE_EQ(lb.selection.selection_cells["cls/top1"]["linear_probe"][col].mean, 2.0 / 3);
@@ -167,7 +168,7 @@ TEST(Selection, TheMarkdownReportSaysHowAndWhatWasChosen) {
   const std::string md = markdown(lb);
   EXPECT_NE(md.find("Model selection: cls/top1 on val_shots=4 from train over l2, per seed"),
             std::string::npos) << md;
-  EXPECT_NE(md.find("| linear_probe (selected on 4-shot validation from train) | "), std::string::npos) << md;
+  EXPECT_NE(md.find("| linear_probe | result | 4-shot validation from train | l2 = 0.001 (2 seeds), 0.0001 (1) | 66.67 ± "), std::string::npos) << md;
   EXPECT_NE(md.find("l2 = 0.001 (2 seeds), 0.0001 (1)"), std::string::npos) << md;
   EXPECT_NE(md.find("| 66.67 ± "), std::string::npos) << "selection top1 in percent\n" << md;
   EXPECT_EQ(md.find("l2=0.01"), std::string::npos) << "no row per l2\n" << md;

@@ -146,9 +146,11 @@ struct SelectionInfo {
   bool every_configuration = false; // no selection, and method params name rows
   int candidates = 0;               // ok runs of selected specs, before selection
   int dropped = 0;                  // of those, not selected (in no cell)
-  // row -> where its runs were selected ("val", "4-shot validation from train"); rows whose
-  // method had nothing to select over are not listed.
+  // row -> where its runs were selected ("val", "4-shot validation from train"; "K-shot
+  // validation from train (K = dataset.shots)" when K varies by column); rows whose method had
+  // nothing to select over are not listed. cell_where: the same per row and column.
   std::map<std::string, std::string> row_where;
+  std::map<std::string, std::map<std::string, std::string>> cell_where;
   // row -> column -> seed -> selected-over param (short name) -> the value chosen
   std::map<std::string,
            std::map<std::string, std::map<int64_t, std::map<std::string, std::string>>>>
