@@ -26,16 +26,6 @@ using json = nlohmann::json;
 namespace vlb {
 namespace {
 
-json read_json(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw DataError(path, "", "cannot read");
-  try {
-    return json::parse(f);
-  } catch (const json::exception& e) {
-    throw DataError(path, "", std::string("not valid JSON: ") + e.what());
-  }
-}
-
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 std::vector<std::string> task_tags(const std::vector<std::string>& tags) {
@@ -81,7 +71,7 @@ RescoreSummary rescore_experiment(const std::string& experiment_dir, const Resco
   std::vector<Planned> planned;
   for (const auto& dir : dirs) {
     const std::string mpath = dir + "/metrics.json";
-    json mj = read_json(mpath);
+    json mj = read_json_file(mpath);
     const std::string key = mj.value("run_key", "");
     if (mj.value("status", "") != "ok" || (opts.keys && !opts.keys->count(key))) {
       ++sum.skipped;

@@ -74,7 +74,9 @@ ResolvedRun read_resolved(const std::string& path, const Registries& reg) {
   return r;
 }
 
-json read_json(const std::string& path) {
+}  // namespace
+
+json read_json_file(const std::string& path) {
   std::ifstream f(path);
   if (!f) throw DataError(path, "", "cannot read");
   try {
@@ -83,8 +85,6 @@ json read_json(const std::string& path) {
     throw DataError(path, "", std::string("not valid JSON: ") + e.what());
   }
 }
-
-}  // namespace
 
 std::shared_ptr<const Dataset> DatasetCache::get(const Registries& reg, const std::string& source,
                                                  const Params& params, const SourceContext& ctx) {
@@ -103,7 +103,7 @@ RunEvaluation load_run_evaluation(const std::string& run_dir, const Registries& 
                                   DatasetCache& datasets) {
   const fs::path dir = fs::path(run_dir).lexically_normal();
   const std::string mpath = (dir / "metrics.json").string();
-  json mj = read_json(mpath);
+  json mj = read_json_file(mpath);
   RunEvaluation ev;
   ev.dir = run_dir;
   ev.run_key = mj.value("run_key", "");

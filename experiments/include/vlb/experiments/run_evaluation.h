@@ -3,6 +3,8 @@
 // dataset through the registries as the plan loads it, the Prediction from predictions.h5 and the
 // Targets exactly as the runner built them. Shared by `vlb rescore` (metrics recomputed bit for
 // bit) and the per-sample statistics of reports (sample_stats.h).
+#include <nlohmann/json_fwd.hpp>
+
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,6 +49,10 @@ struct RunEvaluation {
 /// ConfigError when config.resolved.yaml names a component that no longer exists.
 RunEvaluation load_run_evaluation(const std::string& run_dir, const Registries& reg,
                                   DatasetCache& datasets);
+
+/// A run directory's JSON file (metrics.json) parsed; DataError naming `path` when it cannot be
+/// read or is not JSON.
+nlohmann::json read_json_file(const std::string& path);
 
 /// How many leading ranks of each row `metric` reads from a top-k predictions file: 1 for top-1
 /// and argmax metrics, k for top-k, 0 when it reads stored embeddings instead, -1 when it needs
