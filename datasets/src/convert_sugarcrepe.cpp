@@ -14,6 +14,7 @@
 #include "vlb/core/sha256.h"
 #include "vlb/datasets/feature_store.h"
 #include "vlb/datasets/hdf5.h"
+#include "vlb/datasets/isolated_read.h"
 #include "vlb/datasets/npy.h"
 
 namespace fs = std::filesystem;
@@ -77,18 +78,21 @@ Table make_table(const std::string& file, std::vector<std::string> keys, at::Ten
 
 std::pair<Table, Table> load_tables(const EmbeddingTableOptions& o) {
   if (!o.h5.empty()) {
-    h5::ErrorGuard guard;
-    h5::File f = h5::File::open(o.h5);
-    auto need = [&](const char* p) {
-      if (!h5::is_dataset(f.id(), p))
-        throw DataError(o.h5, p, "missing; an embedding table holds image_keys, image_features, "
-                                 "text_keys, text_features");
+    auto read = [&]() -> std::pair<Table, Table> {
+      h5::ErrorGuard guard;
+      h5::File f = h5::File::open(o.h5);
+      auto need = [&](const char* p) {
+        if (!h5::is_dataset(f.id(), p))
+          throw DataError(o.h5, p, "missing; an embedding table holds image_keys, image_features, "
+                                   "text_keys, text_features");
+      };
+      for (const char* p : {"/image_keys", "/image_features", "/text_keys", "/text_features"}) need(p);
+      return {make_table(o.h5 + ":/image_features", h5::read_strings(f.id(), "/image_keys"),
+                         h5::read_array(f.id(), "/image_features")),
+              make_table(o.h5 + ":/text_features", h5::read_strings(f.id(), "/text_keys"),
+                         h5::read_array(f.id(), "/text_features"))};
     };
-    for (const char* p : {"/image_keys", "/image_features", "/text_keys", "/text_features"}) need(p);
-    return {make_table(o.h5 + ":/image_features", h5::read_strings(f.id(), "/image_keys"),
-                       h5::read_array(f.id(), "/image_features")),
-            make_table(o.h5 + ":/text_features", h5::read_strings(f.id(), "/text_keys"),
-                       h5::read_array(f.id(), "/text_features"))};
+    return read_isolated(o.h5, "reading the embedding table", read, reader_isolation());
   }
   for (const auto* s : {&o.image_features, &o.image_keys, &o.text_features, &o.text_keys})
     if (s->empty())

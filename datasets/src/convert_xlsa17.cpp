@@ -23,6 +23,7 @@
 #include "vlb/core/text.h"
 #include "vlb/datasets/content_check.h"
 #include "vlb/datasets/feature_store.h"
+#include "vlb/datasets/isolated_read.h"
 #include "vlb/datasets/npy.h"
 
 namespace fs = std::filesystem;
@@ -172,9 +173,7 @@ void add_descriptors(Dataset& ds, const std::vector<std::pair<std::string, std::
   }
 }
 
-}  // namespace
-
-Xlsa17Splits read_xlsa17_splits(const std::string& path) {
+Xlsa17Splits read_splits(const std::string& path) {
   auto m = open_mat(path);
   Xlsa17Splits s;
   auto att = read_var(m.get(), path, "att", true);
@@ -209,6 +208,13 @@ Xlsa17Splits read_xlsa17_splits(const std::string& path) {
       s.locs[key] = locations(numeric(v.get(), path, var), path, var);
   }
   return s;
+}
+
+}  // namespace
+
+Xlsa17Splits read_xlsa17_splits(const std::string& path) {
+  return read_isolated(path, "reading the MAT file", [&] { return read_splits(path); },
+                       reader_isolation());
 }
 
 Dataset convert_xlsa17(const ConvertXlsa17Options& o) {

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "vlb/core/error.h"
+#include "vlb/datasets/isolated_read.h"
 #include "vlb/core/io_error.h"
 #include "vlb/core/fs.h"
 #include "vlb/core/sha256.h"
@@ -511,11 +512,16 @@ void write_dataset(Dataset& ds, const std::string& path, const WriteOptions& opt
   }
 }
 
-Dataset read_dataset(const std::string& path) { return load(path); }
+Dataset read_dataset(const std::string& path) {
+  return read_isolated(path, "reading the feature file", [&] { return load(path); },
+                       reader_isolation());
+}
 
 std::string compute_fingerprint(const std::string& path) {
-  h5::File f = h5::File::open(path);
-  return fingerprint_of(f.id());
+  return read_isolated(path, "fingerprinting the feature file", [&] {
+    h5::File f = h5::File::open(path);
+    return fingerprint_of(f.id());
+  }, reader_isolation());
 }
 
 std::string describe_file(const std::string& path) {

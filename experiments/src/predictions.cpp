@@ -13,6 +13,7 @@
 #include "vlb/core/error.h"
 #include "vlb/core/sha256.h"
 #include "vlb/datasets/hdf5.h"
+#include "vlb/datasets/isolated_read.h"
 #include "vlb/experiments/environment.h"
 #include "vlb/experiments/spec.h"
 
@@ -186,7 +187,9 @@ std::string write_predictions(const std::string& path, const Prediction& pred,
   return mode;
 }
 
-StoredPredictions read_predictions(const std::string& path) {
+namespace {
+
+StoredPredictions read_predictions_unchecked(const std::string& path) {
   h5::ErrorGuard quiet;
   if (!fs::exists(path)) throw DataError(path, "", "file not found");
   if (H5Fis_hdf5(path.c_str()) <= 0)
@@ -264,6 +267,13 @@ StoredPredictions read_predictions(const std::string& path) {
   }
   if (h5::exists(f, "/extras/pred_names")) p.pred_names = h5::read_strings(f, "/extras/pred_names");
   return p;
+}
+
+}  // namespace
+
+StoredPredictions read_predictions(const std::string& path) {
+  return read_isolated(path, "reading predictions", [&] { return read_predictions_unchecked(path); },
+                       reader_isolation());
 }
 
 Prediction to_prediction(const StoredPredictions& p) {

@@ -132,7 +132,7 @@ std::string corpus_file(const std::string& target, const std::string& prefix) {
 
 TEST(InputBounds, AMatVariableDeclaringMoreThanTheFileHoldsIsRefusedBeforeAllocation) {
   TempDir t;
-  const std::string mat = corpus_file("mat", "timeout-");
+  const std::string mat = corpus_file("mat", "timeout-eafc7b");
   auto r = run_cli("convert xlsa17 --att-splits " + mat + " --features " + t / "x.npy --out " + t / "o.h5");
   expect_clean_failure(r, 2);
   EXPECT_TRUE(contains(r.output, "trainval_loc") && contains(r.output, "declares 130023672 elements"))
