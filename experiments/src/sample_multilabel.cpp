@@ -9,8 +9,10 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <utility>
 
 #include "sample_stats_impl.h"
+#include "vlb/metrics/multilabel.h"
 
 namespace vlb {
 namespace {
@@ -66,14 +68,7 @@ double ap_of(const Impl::MlData& d, int64_t c, const std::vector<int64_t>& w, bo
     open = true;
   }
   if (open) point();
-  if (interpolated)
-    for (size_t k = prec.size() - 1; k-- > 0;) prec[k] = std::max(prec[k], prec[k + 1]);
-  double ap = 0, last = 0;
-  for (size_t k = 0; k < prec.size(); ++k) {
-    ap += (rec[k] - last) * prec[k];
-    last = rec[k];
-  }
-  return ap;
+  return ap_from_curve(std::move(prec), rec, interpolated);
 }
 
 }  // namespace

@@ -10,11 +10,23 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <utility>
 
 #include "vlb/core/error.h"
 #include "vlb/core/options.h"
 
 namespace vlb {
+
+double ap_from_curve(std::vector<double> prec, const std::vector<double>& rec, bool interpolated) {
+  if (interpolated && !prec.empty())
+    for (size_t k = prec.size() - 1; k-- > 0;) prec[k] = std::max(prec[k], prec[k + 1]);
+  double ap = 0, last = 0;
+  for (size_t k = 0; k < prec.size(); ++k) {
+    ap += (rec[k] - last) * prec[k];
+    last = rec[k];
+  }
+  return ap;
+}
 
 double average_precision(const at::Tensor& scores, const at::Tensor& targets, bool interpolated) {
   at::Tensor s = scores.to(at::kDouble).contiguous(), t = targets.to(at::kChar).contiguous();
@@ -41,14 +53,7 @@ double average_precision(const at::Tensor& scores, const at::Tensor& targets, bo
       rec.push_back(static_cast<double>(tpc) / static_cast<double>(npos));
     }
   }
-  if (interpolated)
-    for (size_t k = prec.size() - 1; k-- > 0;) prec[k] = std::max(prec[k], prec[k + 1]);
-  double ap = 0, last = 0;
-  for (size_t k = 0; k < prec.size(); ++k) {
-    ap += (rec[k] - last) * prec[k];
-    last = rec[k];
-  }
-  return ap;
+  return ap_from_curve(std::move(prec), rec, interpolated);
 }
 
 std::vector<double> per_class_ap(const at::Tensor& scores, const at::Tensor& targets, bool interpolated) {

@@ -307,48 +307,6 @@ std::string selection_protocol_line(const Leaderboard& lb) {
                      s.metric, s.candidates - s.dropped, s.candidates);
 }
 
-std::string selection_summary(const Leaderboard& lb) {
-  std::string out = selection_protocol_line(lb);
-  const SelectionInfo& s = lb.selection;
-  if (out.empty() || s.row_where.empty()) return out.empty() ? out : out + "\n";
-  std::vector<std::string> metrics;
-  if (s.selection_cells.count(s.metric)) metrics.push_back(s.metric);
-  for (const auto& [m, cells] : s.selection_cells)
-    if (m != s.metric) metrics.push_back(m);
-  // Fractions in percent, like the main tables (report_format::as_percent).
-  std::map<std::string, bool> percent;
-  for (const auto& m : metrics) {
-    bool p = true;
-    for (const auto& [row, by_col] : s.selection_cells.at(m))
-      for (const auto& [col, c] : by_col) p = p && c.mean >= 0.0 && c.mean <= 1.0;
-    percent[m] = p;
-  }
-  out += "\n| row | column | selected on | chosen |";
-  for (const auto& m : metrics) out += " " + m + (percent[m] ? " (%)" : "") + " on selection rows |";
-  out += "\n|---|---|---|---|";
-  for (size_t i = 0; i < metrics.size(); ++i) out += "---|";
-  out += "\n";
-  for (const auto& row : lb.rows) {
-    auto w = s.row_where.find(row);
-    if (w == s.row_where.end()) continue;
-    for (const auto& col : lb.columns) {
-      const std::string chosen = chosen_text(lb, row, col);
-      if (chosen.empty()) continue;
-      out += "| " + md_escape(row) + " | " + md_escape(report_format::column_title(col)) + " | " +
-             md_escape(s.cell_where.at(row).at(col)) + " | " + md_escape(chosen) + " |";
-      for (const auto& m : metrics) {
-        const Cell* c = nullptr;
-        if (auto a = s.selection_cells.find(m); a != s.selection_cells.end())
-          if (auto b = a->second.find(row); b != a->second.end())
-            if (auto d = b->second.find(col); d != b->second.end()) c = &d->second;
-        out += " " + (c ? report_format::fmt_cell(*c, percent[m], false) : std::string("—")) + " |";
-      }
-      out += "\n";
-    }
-  }
-  return out + "\n";
-}
-
 namespace {
 
 std::string html_escape(const std::string& t) {
@@ -365,39 +323,84 @@ std::string html_escape(const std::string& t) {
   return out;
 }
 
+// The per-cell selection table both renderers print: a header and one line per selected cell,
+// text already escaped for (and cells formatted for) Markdown or HTML.
+struct SelectionTable {
+  std::vector<std::string> head;
+  std::vector<std::vector<std::string>> lines;
+};
+
+SelectionTable selection_table(const Leaderboard& lb, bool html) {
+  const SelectionInfo& s = lb.selection;
+  auto esc = html ? html_escape : md_escape;
+  std::vector<std::string> metrics;
+  if (s.selection_cells.count(s.metric)) metrics.push_back(s.metric);
+  for (const auto& [m, cells] : s.selection_cells)
+    if (m != s.metric) metrics.push_back(m);
+  // Fractions in percent, like the main tables (report_format::as_percent).
+  std::map<std::string, bool> percent;
+  for (const auto& m : metrics) {
+    bool p = true;
+    for (const auto& [row, by_col] : s.selection_cells.at(m))
+      for (const auto& [col, c] : by_col) p = p && c.mean >= 0.0 && c.mean <= 1.0;
+    percent[m] = p;
+  }
+  SelectionTable t;
+  t.head = {"row", "column", "selected on", "chosen"};
+  for (const auto& m : metrics) t.head.push_back(esc(m) + (percent[m] ? " (%)" : "") + " on selection rows");
+  for (const auto& row : lb.rows) {
+    if (!s.row_where.count(row)) continue;
+    for (const auto& col : lb.columns) {
+      const std::string chosen = chosen_text(lb, row, col);
+      if (chosen.empty()) continue;
+      std::vector<std::string> line = {esc(row), esc(report_format::column_title(col)),
+                                       esc(s.cell_where.at(row).at(col)), esc(chosen)};
+      for (const auto& m : metrics) {
+        const Cell* c = nullptr;
+        if (auto a = s.selection_cells.find(m); a != s.selection_cells.end())
+          if (auto b = a->second.find(row); b != a->second.end())
+            if (auto d = b->second.find(col); d != b->second.end()) c = &d->second;
+        line.push_back(c ? report_format::fmt_cell(*c, percent[m], html) : std::string("—"));
+      }
+      t.lines.push_back(std::move(line));
+    }
+  }
+  return t;
+}
+
 }  // namespace
+
+std::string selection_summary(const Leaderboard& lb) {
+  std::string out = selection_protocol_line(lb);
+  if (out.empty() || lb.selection.row_where.empty()) return out.empty() ? out : out + "\n";
+  const SelectionTable t = selection_table(lb, /*html=*/false);
+  out += "\n|";
+  for (const auto& h : t.head) out += " " + h + " |";
+  out += "\n|";
+  for (size_t i = 0; i < t.head.size(); ++i) out += "---|";
+  out += "\n";
+  for (const auto& line : t.lines) {
+    out += "|";
+    for (const auto& cell : line) out += " " + cell + " |";
+    out += "\n";
+  }
+  return out + "\n";
+}
 
 std::string selection_html(const Leaderboard& lb) {
   std::string line = selection_protocol_line(lb);
   if (line.empty()) return "";
   if (line.back() == '\n') line.pop_back();
   std::string out = "<p class=\"note selection\">" + html_escape(line) + "</p>\n";
-  const SelectionInfo& s = lb.selection;
-  if (s.row_where.empty()) return out;
-  out += "<table class=\"selection\"><thead><tr><th>row</th><th>column</th><th>selected on</th>"
-         "<th>chosen</th>";
-  const bool metric_cells = s.selection_cells.count(s.metric) > 0;
-  if (metric_cells) out += "<th>" + html_escape(s.metric) + " on selection rows</th>";
+  if (lb.selection.row_where.empty()) return out;
+  const SelectionTable t = selection_table(lb, /*html=*/true);
+  out += "<table class=\"selection\"><thead><tr>";
+  for (const auto& h : t.head) out += "<th>" + h + "</th>";
   out += "</tr></thead><tbody>\n";
-  for (const auto& row : lb.rows) {
-    auto w = s.row_where.find(row);
-    if (w == s.row_where.end()) continue;
-    for (const auto& col : lb.columns) {
-      const std::string chosen = chosen_text(lb, row, col);
-      if (chosen.empty()) continue;
-      out += "<tr><td>" + html_escape(row) + "</td><td>" +
-             html_escape(report_format::column_title(col)) + "</td><td>" +
-             html_escape(s.cell_where.at(row).at(col)) + "</td><td>" + html_escape(chosen) + "</td>";
-      if (metric_cells) {
-        const auto& by_row = s.selection_cells.at(s.metric);
-        const Cell* c = nullptr;
-        if (auto b = by_row.find(row); b != by_row.end())
-          if (auto d = b->second.find(col); d != b->second.end()) c = &d->second;
-        out += "<td>" + (c ? report_format::fmt_cell(*c, c->mean >= 0.0 && c->mean <= 1.0, true)
-                           : std::string("—")) + "</td>";
-      }
-      out += "</tr>\n";
-    }
+  for (const auto& l : t.lines) {
+    out += "<tr>";
+    for (const auto& cell : l) out += "<td>" + cell + "</td>";
+    out += "</tr>\n";
   }
   return out + "</tbody></table>\n";
 }

@@ -16,6 +16,12 @@ namespace vlb {
 /// threshold, as sklearn's average_precision_score). NaN when no known positive.
 double average_precision(const at::Tensor& scores, const at::Tensor& targets, bool interpolated);
 
+/// The area under a precision/recall curve given one point per threshold, thresholds in
+/// decreasing score order (recall non-decreasing): sum of (recall step) x precision, over the
+/// monotone precision envelope when `interpolated`. `average_precision` and the resampled AP of
+/// the report's intervals both end here.
+double ap_from_curve(std::vector<double> prec, const std::vector<double>& rec, bool interpolated);
+
 /// Per-class AP [C] (NaN for classes without a known positive) of `scores` [n, C].
 std::vector<double> per_class_ap(const at::Tensor& scores, const at::Tensor& targets, bool interpolated);
 
