@@ -91,7 +91,8 @@ std::string resolved_config_yaml(const RunConfig& c) {
   y << YAML::Key << "predictions_max_mb" << YAML::Value << float_text(c.predictions_max_mb);
   y << YAML::Key << "predictions_topk" << YAML::Value << c.predictions_topk;
   y << YAML::Key << "seed" << YAML::Value << c.seed;
-  y << YAML::Key << "threads" << YAML::Value << c.threads;
+  // No threads: they change no number, and reports pivot on every setting that varies between
+  // runs, so runs of one plan done at different thread counts must not look different here.
   y << YAML::EndMap;
   if (c.select.active) {  // only then: runs of specs without select keep their files
     y << YAML::Key << "select" << YAML::Value << YAML::BeginMap;
@@ -114,12 +115,16 @@ std::string resolved_config_yaml(const RunConfig& c) {
 
 // Note [Run key contents]: the key hashes what determines a run's numbers: the dataset's content
 // fingerprint (not its params or path, so the same bytes reached two ways share runs), the
-// component names, versions and typed params, seed, threads and ablation. The git SHA is recorded
-// in env.json but not hashed: a comment edit must not invalidate every result.
+// component names, versions and typed params, seed and ablation. The git SHA is recorded in
+// env.json but not hashed: a comment edit must not invalidate every result. Threads are not
+// hashed either (since vlb-runkey/2): results do not depend on the thread count (the e2e tests
+// run the same plan at several counts and compare bit for bit), so a run done at 1 thread is
+// the same run at 4, and `--jobs` may divide the cores without redoing anything. Runs keyed
+// under vlb-runkey/1 (which hashed threads) are redone once.
 std::string run_key_json(const RunConfig& c, const std::string& fingerprint,
                          const Registries& reg) {
   nlohmann::json j;
-  j["harness"] = "vlb-runkey/1";
+  j["harness"] = "vlb-runkey/2";
   j["dataset_fingerprint"] = fingerprint;
   j["train_split"] = c.train_split;
   j["eval_split"] = c.eval_split;
@@ -136,7 +141,6 @@ std::string run_key_json(const RunConfig& c, const std::string& fingerprint,
                   {"params", params_json(m.params)}});
   j["metrics"] = ms;
   j["seed"] = c.seed;
-  j["threads"] = c.threads;
   j["ablation"] = c.ablation;
   // Note [Select in the run key]: a run with select also predicts on its selection rows and
   // records the protocol its report applies, so every select setting is hashed; without select
@@ -157,8 +161,10 @@ std::string run_key(const RunConfig& c, const std::string& fingerprint, const Re
 }
 
 Plan make_plan(const std::string& spec_path, const RunOptions& opts, const Registries& reg) {
-  ExpandedSpec spec = expand_spec(spec_path, opts.overrides, reg, opts.threads);
+  ExpandedSpec spec = expand_spec(spec_path, opts.overrides, reg);
   Plan plan;
+  plan.spec_threads = spec.threads;
+  plan.threads = choose_threads(spec.threads, opts.threads, opts.jobs);
   plan.experiment = spec.experiment;
   plan.spec_path = spec_path;
   plan.experiment_dir = opts.results_root + "/" + spec.experiment;

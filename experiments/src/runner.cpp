@@ -28,6 +28,8 @@
 #include "vlb/experiments/environment.h"
 #include "vlb/experiments/predictions.h"
 #include "vlb/experiments/spec.h"
+#include "vlb/experiments/threads.h"
+#include "vlb/experiments/workers.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -200,12 +202,12 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
     auto method = reg.methods.create(c.method, c.method_params);
     RunContext ctx;
     ctx.seed = c.seed;
-    ctx.threads = c.threads;
+    ctx.threads = plan.threads.threads;
     ctx.log = [&](const std::string& line) {
       log_text += fmt::format("[{:8.2f}s] {}\n", seconds_since(t0), line);
     };
     // Seed and threads right before fit, so nothing earlier in the sweep can shift the stream.
-    at::set_num_threads(c.threads);
+    at::set_num_threads(plan.threads.threads);
     at::manual_seed(c.seed);
     auto tf = Clock::now();
     method->fit(train, ctx);
@@ -271,6 +273,8 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
               {"hdf5_version", hdf5_version()},
               {"compiler", compiler()},
               {"threads", at::get_num_threads()},
+              {"threads_policy", plan.threads.policy},
+              {"jobs", plan.threads.jobs},
               {"seed", c.seed},
               {"hostname", hostname()},
               {"cpu_model", cpu_model()},
@@ -425,6 +429,13 @@ SweepSummary run_experiment(const std::string& spec_path, const RunOptions& opts
   if (opts.record_plan) opts.record_plan(plan);
   track_sweep_dir(plan.experiment_dir);
   remove_stale_temporaries(plan.experiment_dir);
+  {
+    // The cores are shared by the workers this sweep really starts (no more than runs to do).
+    const size_t to_do = runnable_keys(plan, opts.force).size();
+    const int workers = opts.jobs > 1 ? static_cast<int>(std::min<size_t>(opts.jobs, to_do)) : 1;
+    plan.threads = choose_threads(plan.spec_threads, opts.threads, std::max(1, workers));
+    if (to_do > 0) std::cerr << threads_line(to_do, plan.threads);
+  }
   if (opts.jobs > 1) return run_local_parallel(plan, opts, out);
   // Once per sweep: the checkout does not change mid-run.
   const GitInfo git = git_info(spec_dir_of(spec_path));

@@ -20,6 +20,7 @@
 #include "vlb/core/fs.h"
 #include "vlb/experiments/runner.h"
 #include "vlb/experiments/spec.h"
+#include "vlb/experiments/threads.h"
 #include "vlb/experiments/workers.h"
 
 namespace fs = std::filesystem;
@@ -442,10 +443,11 @@ SlurmSubmission submit_slurm(const std::string& spec_path, const RunOptions& opt
   }
   auto tasks = shard_chunks(keys, sopts.runs_per_task);
   sub.tasks = static_cast<int>(tasks.size());
-  int cpus = 1;
-  std::set<std::string> chosen(keys.begin(), keys.end());
-  for (const auto& r : plan.runs)
-    if (chosen.count(r.key)) cpus = std::max(cpus, r.config.threads);
+  // Every task runs at the one thread count chosen here (plan.json), and asks for that many CPUs.
+  plan.threads = choose_slurm_threads(plan.spec_threads, opts.threads);
+  const int cpus = plan.threads.threads;
+  std::cerr << fmt::format("vlb run: {} runs to do in {} array tasks x {} thread{} per run ({})\n",
+                           sub.runs, sub.tasks, cpus, cpus == 1 ? "" : "s", plan.threads.policy);
 
   fs::path plan_root = fs::path(exp_abs) / ".plan";
   if (opts.dry_run) {

@@ -164,7 +164,7 @@ std::vector<std::string> check_sweep_key(const SweepContext& ctx, const std::str
   auto bad = [&](const std::string& why) {
     yamlr::fail_at(key_loc, key_path,
                    why + " (sweepable: dataset.params.<name>, dataset.train_split, dataset.shots, "
-                         "dataset.eval_split, method.params.<name>, runtime.threads)");
+                         "dataset.eval_split, method.params.<name>)");
   };
   if (parts.size() == 3 && parts[0] == "dataset" && parts[1] == "params") {
     if (!ctx.dataset_schema->find(parts[2]))
@@ -177,6 +177,11 @@ std::vector<std::string> check_sweep_key(const SweepContext& ctx, const std::str
   } else if (parts.size() == 2 && parts[0] == "dataset" &&
              (parts[1] == "train_split" || parts[1] == "eval_split" || parts[1] == "shots")) {
   } else if (parts.size() == 2 && parts[0] == "runtime" && parts[1] == "threads") {
+    // Note [Threads are not swept]: the thread count changes no number (it is not in the run
+    // key), so a threads axis or ablation would plan the same runs twice under one key.
+    yamlr::fail_at(key_loc, key_path,
+                   "runtime.threads cannot be swept: the thread count does not change results "
+                   "(it is not part of the run key); set runtime.threads once, or pass --threads");
   } else {
     bad("'" + key + "' cannot be swept");
   }
@@ -277,9 +282,17 @@ RunConfig resolve_tree(const Node& tree, const Registries& reg) {
 
   if (const Node* rt = tree.find("runtime")) {
     if (const Node* t = rt->find("threads")) {
-      int64_t threads = yamlr::as_int(*t);
-      if (threads < 1 || threads > 1024) yamlr::fail(*t, fmt::format("{} is out of range [1, 1024]", threads));
-      cfg.threads = static_cast<int>(threads);
+      if (t->kind == Kind::kScalar && !t->quoted && t->scalar == "auto") {
+        cfg.threads = kThreadsAuto;
+      } else {
+        if (t->kind != Kind::kScalar || t->quoted || t->scalar.empty() ||
+            t->scalar.find_first_not_of("+-0123456789") != std::string::npos)
+          yamlr::fail(*t, "expected auto or an integer, got " + yamlr::describe(*t));
+        int64_t threads = yamlr::as_int(*t);
+        if (threads < 1 || threads > 1024)
+          yamlr::fail(*t, fmt::format("{} is out of range [1, 1024] (or auto)", threads));
+        cfg.threads = static_cast<int>(threads);
+      }
     }
     if (const Node* p = rt->find("predictions")) {
       cfg.predictions = yamlr::as_string(*p);
@@ -348,7 +361,7 @@ size_t axes_points(const std::vector<Axis>& axes) {
 }  // namespace
 
 ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::string>& overrides,
-                         const Registries& reg, int threads_override) {
+                         const Registries& reg) {
   std::vector<std::string> stack{fs::path(spec_path).lexically_normal().string()};
   Node root = load_with_includes(spec_path, stack);
   for (const auto& o : overrides) yamlr::apply_override(root, o);
@@ -385,7 +398,7 @@ ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::st
   const select_detail::Parsed select = select_detail::parse_select(root.find("select"), metrics, reg);
   out.select = select.spec;
 
-  // Runtime: threads (checked per run: it may be swept) and seeds.
+  // Runtime: seeds here; threads and predictions are read per run (resolve_tree).
   std::vector<uint64_t> seeds{0};
   Node runtime;
   runtime.kind = Kind::kMap;
@@ -551,7 +564,6 @@ ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::st
               }
             }
             RunConfig cfg = resolve_tree(tree, reg);
-            if (threads_override > 0) cfg.threads = threads_override;
             cfg.experiment = out.experiment;
             cfg.metrics = metrics;
             cfg.ablation = ab_name;
@@ -566,6 +578,7 @@ ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::st
       }
     }
   }
+  out.threads = out.runs.empty() ? kThreadsAuto : out.runs.front().threads;  // one per spec
   return out;
 }
 

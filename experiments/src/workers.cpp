@@ -28,6 +28,7 @@
 #include "vlb/experiments/environment.h"
 #include "vlb/experiments/runner.h"
 #include "vlb/experiments/spec.h"
+#include "vlb/experiments/threads.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -122,8 +123,9 @@ pid_t spawn_worker(std::vector<std::string> args) {
 // inherit their locks but not their threads. In between, the child sets PR_SET_PDEATHSIG to
 // SIGTERM and checks getppid(), so workers end with their parent however it ends (kill -9
 // included), removing their temporaries first (Note [Cleanup on signals]); a SIGINT/SIGTERM of
-// the parent stops them too. Each worker runs each run at its own runtime.threads (which is part
-// of the run key), so the results equal --jobs 1; the machine then uses up to N x threads cores.
+// the parent stops them too. Every worker runs at the thread count the parent chose (Plan::threads,
+// passed in plan.json: by default the cores divided by the workers); threads change no result and
+// no run key, so the results equal --jobs 1.
 // Each worker appends "<fate> <key>" to task-<t>.ledger in the local plan directory for every
 // run it is done with, so after any worker death the parent knows exactly which runs of its
 // shard no one completed: those are reported as not run (exit 3) and run by the next sweep.
@@ -138,14 +140,14 @@ SweepSummary run_local_parallel(const Plan& plan, const RunOptions& opts, std::o
   summary.skipped = summary.total - static_cast<int>(keys.size());
   const int workers = std::min<int>(opts.jobs, static_cast<int>(keys.size()));
 
-  int max_threads = 1;
-  for (const auto& r : plan.runs) max_threads = std::max(max_threads, r.config.threads);
-  unsigned cores = std::thread::hardware_concurrency();
-  if (workers > 0 && cores > 0 && static_cast<unsigned>(workers * max_threads) > cores)
+  // Only an explicit count (or more workers than cores) can oversubscribe: auto divides the cores.
+  const unsigned cores = usable_cores();
+  if (workers > 0 && cores > 0 &&
+      static_cast<unsigned>(workers) * static_cast<unsigned>(plan.threads.threads) > cores)
     std::cerr << fmt::format(
         "vlb run: note: {} workers x {} threads per run > {} cores: runs share cores (results "
-        "are unaffected; use fewer --jobs or --threads to avoid oversubscription)\n",
-        workers, max_threads, cores);
+        "are unaffected; use fewer --jobs or fewer threads per run to avoid oversubscription)\n",
+        workers, plan.threads.threads, cores);
 
   fs::path plan_dir;
   std::vector<pid_t> pids;
@@ -283,6 +285,9 @@ PlanFile make_plan_file(const Plan& plan, const RunOptions& opts,
   pf.results_root = fs::absolute(opts.results_root).lexically_normal().string();
   pf.overrides = opts.overrides;
   pf.threads_override = opts.threads;
+  pf.threads = plan.threads.threads;
+  pf.threads_policy = plan.threads.policy;
+  pf.jobs = plan.threads.jobs;
   pf.force = opts.force;
   pf.tasks = tasks;
   std::map<std::string, int> task_of;
@@ -298,7 +303,6 @@ PlanFile make_plan_file(const Plan& plan, const RunOptions& opts,
     pr.key = r.key;
     pr.description = describe_run(r);
     pr.config_yaml = resolved_config_yaml(r.config);
-    pr.threads = r.config.threads;
     auto it = task_of.find(r.key);
     // A duplicate key belongs to the shard of its first occurrence only.
     if (it != task_of.end() && seen.insert(r.key).second) pr.task = it->second;
@@ -314,7 +318,6 @@ void write_plan_file(const PlanFile& pf, const std::string& path) {
                     {"key", r.key},
                     {"dir", r.key.substr(0, 16)},
                     {"description", r.description},
-                    {"threads", r.threads},
                     {"task", r.task},
                     {"config", r.config_yaml}});
   json j = {{"format", "vlbench-plan/1"},
@@ -324,6 +327,9 @@ void write_plan_file(const PlanFile& pf, const std::string& path) {
             {"results_root", pf.results_root},
             {"overrides", pf.overrides},
             {"threads_override", pf.threads_override},
+            {"threads", pf.threads},
+            {"threads_policy", pf.threads_policy},
+            {"jobs", pf.jobs},
             {"force", pf.force},
             {"tasks", pf.tasks},
             {"runs", runs}};
@@ -353,6 +359,13 @@ PlanFile read_plan_file(const std::string& path) {
     pf.results_root = field("results_root").get<std::string>();
     pf.overrides = field("overrides").get<std::vector<std::string>>();
     pf.threads_override = field("threads_override").get<int>();
+    // Optional: `vlb status` still reads the submissions of versions that wrote none (their
+    // workers fail anyway, on run keys of the older key format).
+    pf.threads = j.value("threads", 1);
+    if (pf.threads < 1 || pf.threads > 1024)
+      throw DataError(path, "threads", fmt::format("{} is out of range [1, 1024]", pf.threads));
+    pf.threads_policy = j.value("threads_policy", std::string("from an older plan file"));
+    pf.jobs = j.value("jobs", 1);
     pf.force = field("force").get<bool>();
     pf.tasks = field("tasks").get<std::vector<std::vector<std::string>>>();
     for (const auto& r : field("runs")) {
@@ -361,7 +374,6 @@ PlanFile read_plan_file(const std::string& path) {
       pr.key = r.at("key").get<std::string>();
       pr.description = r.at("description").get<std::string>();
       pr.config_yaml = r.at("config").get<std::string>();
-      pr.threads = r.at("threads").get<int>();
       pr.task = r.at("task").get<int>();
       pf.runs.push_back(std::move(pr));
     }
@@ -387,6 +399,11 @@ WorkerSummary run_worker_task(const std::string& plan_dir, int task, const Regis
   opts.threads = pf.threads_override;
   opts.results_root = pf.results_root;
   Plan plan = make_plan(pf.spec_path, opts, reg);
+  // The parent's choice, not one of this process: it knows how many workers share the machine
+  // (a Slurm task's choice was made at submission, for its --cpus-per-task).
+  plan.threads.threads = pf.threads;
+  plan.threads.policy = pf.threads_policy;
+  plan.threads.jobs = pf.jobs;
   std::map<std::string, const PlannedRun*> by_key;
   for (const auto& r : plan.runs) by_key.emplace(r.key, &r);  // first occurrence wins
   for (const auto& k : pf.tasks[static_cast<size_t>(task)])

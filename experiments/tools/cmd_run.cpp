@@ -59,7 +59,10 @@ Command add_run_command(CLI::App& app) {
                 "script; run nothing");
   sub->add_flag("--force", st->opts.force, "rerun runs that are already complete");
   sub->add_option("--results", st->opts.results_root, "results root directory")->capture_default_str();
-  sub->add_option("--threads", st->opts.threads, "override runtime.threads")->check(CLI::PositiveNumber);
+  sub->add_option("--threads", st->opts.threads,
+                  "intra-op threads per run, overriding runtime.threads (default auto: the "
+                  "usable cores / --jobs, capped by OMP_NUM_THREADS; results do not depend on it)")
+      ->check(CLI::PositiveNumber);
   sub->add_flag("--no-progress", st->no_progress, "no progress line");
   // Passed on as VLB_MAX_RUNS: workers and array tasks expand the same plan and inherit it.
   sub->add_option_function<long long>(
@@ -68,7 +71,7 @@ Command add_run_command(CLI::App& app) {
          "refuse a plan of more runs than N (default 100000, or VLB_MAX_RUNS)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--jobs,-j", st->opts.jobs,
-                  "local backend: run in N worker processes (each run keeps its runtime.threads)")
+                  "local backend: run in N worker processes (threads auto: they share the cores)")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   sub->add_option("--backend", st->backend, "where runs execute: local or slurm")

@@ -104,7 +104,7 @@ TEST(CliRun, ThreadsOverridesRuntimeThreadsAndRefusesZero) {
   ASSERT_EQ(runs.size(), 4u);
   for (const auto& run : runs) {
     EXPECT_EQ(read_json(t / ("threads/" + run + "/env.json"))["threads"], 2) << run;
-    EXPECT_TRUE(contains(read_text(t / ("threads/" + run + "/config.resolved.yaml")), "threads: 2")) << run;
+    EXPECT_EQ(read_json(t / ("threads/" + run + "/env.json"))["threads_policy"], "--threads 2") << run;
   }
   auto zero = run_cli("run " + t / "spec.yaml" + " --results " + t.path() + " --threads 0");
   EXPECT_EQ(zero.exit_code, 2) << zero.output;

@@ -126,6 +126,9 @@ TEST_F(WorkerTest, PlanFileRoundTripsAndMalformedOnesAreLocated) {
   EXPECT_EQ(back.results_root, fs::absolute(opts_.results_root).lexically_normal().string());
   EXPECT_EQ(back.overrides, opts_.overrides);
   EXPECT_EQ(back.threads_override, 1);
+  EXPECT_EQ(back.threads, 1);
+  EXPECT_EQ(back.threads_policy, "--threads 1");
+  EXPECT_EQ(back.jobs, 1);
   EXPECT_EQ(back.tasks, pf.tasks);
   ASSERT_EQ(back.runs.size(), 4u);
   for (size_t i = 0; i < 4; ++i) {

@@ -250,13 +250,47 @@ TEST_F(SpecTest, OverridesApplyBeforeValidation) {
   EXPECT_EQ(s.runs[1].dataset_params.get_int("classes"), 7);
 }
 
+TEST_F(SpecTest, ThreadsDefaultToAutoAndTakeAutoOrACount) {
+  std::string no_threads = kBase;
+  no_threads.replace(no_threads.find("threads: 1, "), 12, "");
+  auto s = expand(no_threads);
+  EXPECT_EQ(s.threads, vlb::kThreadsAuto);
+  EXPECT_EQ(s.runs[0].threads, vlb::kThreadsAuto);
+  EXPECT_EQ(expand(kBase, {"runtime.threads=auto"}).threads, vlb::kThreadsAuto);
+  EXPECT_EQ(expand(kBase, {"runtime.threads=6"}).threads, 6);
+  EXPECT_EQ(expand(kBase).threads, 1);
+  std::string msg = error_of(kBase, {"runtime.threads=1025"});
+  EXPECT_NE(msg.find("1025 is out of range [1, 1024] (or auto)"), std::string::npos) << msg;
+}
+
+TEST_F(SpecTest, ThreadsCannotBeSweptNorPatched) {
+  // A threads axis would plan the same runs twice under one key (Note [Threads are not swept]).
+  std::string msg = error_of(kBase + "sweep:\n  grid:\n    runtime.threads: [1, 2]\n");
+  EXPECT_NE(msg.find(":11:5: sweep.grid.runtime.threads: runtime.threads cannot be swept: the "
+                     "thread count does not change results"),
+            std::string::npos)
+      << msg;
+  msg = error_of(kBase + "sweep:\n  zip:\n    runtime.threads: [1, 2]\n");
+  EXPECT_NE(msg.find(":11:5: sweep.zip.runtime.threads: runtime.threads cannot be swept"),
+            std::string::npos)
+      << msg;
+  msg = error_of(kBase + "ablations:\n  many: {runtime.threads: 4}\n");
+  EXPECT_NE(msg.find(":10:10: ablations.many.runtime.threads: runtime.threads cannot be swept"),
+            std::string::npos)
+      << msg;
+}
+
 TEST_F(SpecTest, OverrideErrorsNameTheOverride) {
   std::string msg = error_of(kBase, {"experiment.x=1"});
   EXPECT_NE(msg.find("--set experiment.x=1: bad path"), std::string::npos) << msg;
   msg = error_of(kBase, {"methods.3.name=boom"});
   EXPECT_NE(msg.find("--set methods.3.name=boom: bad path"), std::string::npos) << msg;
   msg = error_of(kBase, {"runtime.threads=x"});
-  EXPECT_EQ(msg, "--set runtime.threads=x: runtime.threads: expected an integer, got 'x'");
+  EXPECT_EQ(msg, "--set runtime.threads=x: runtime.threads: expected auto or an integer, got 'x'");
+  msg = error_of(kBase, {"runtime.threads=[2]"});
+  EXPECT_NE(msg.find("runtime.threads: expected auto or an integer"), std::string::npos) << msg;
+  msg = error_of(kBase, {"runtime.threads='auto'"});  // quoted: a string, not the keyword
+  EXPECT_NE(msg.find("runtime.threads: expected auto or an integer"), std::string::npos) << msg;
   msg = error_of(kBase, {"runtime.treads=2"});
   EXPECT_NE(msg.find("--set runtime.treads=2: runtime.treads: unknown key 'treads'; did you mean "
                      "'threads'?"),
@@ -364,7 +398,7 @@ TEST_F(SpecTest, ResolvedConfigIsCanonicalAndRoundTrips) {
   EXPECT_EQ(n["method"]["params"]["shrink"].as<std::string>(), "0.0");  // floats stay floats
   EXPECT_EQ(n["method"]["params"]["mode"].as<std::string>(), "median");
   EXPECT_EQ(n["runtime"]["seed"].as<int>(), 0);
-  EXPECT_EQ(n["runtime"]["threads"].as<int>(), 1);
+  EXPECT_FALSE(n["runtime"]["threads"]);  // not a setting of the run: env.json records it
   EXPECT_EQ(n["metrics"][0].as<std::string>(), "acc");
 }
 
@@ -389,7 +423,10 @@ TEST_F(RunKeyTest, StableAndSensitiveToWhatDeterminesResults) {
   EXPECT_EQ(keys({}), base);
   EXPECT_NE(keys({"methods.0.params.shrink=0.1"}), base);
   EXPECT_NE(keys({"runtime.seeds=[1]"}), base);
-  EXPECT_NE(keys({}, 2), base);                               // threads
+  // Threads change no number (Note [Run key contents]): not in the key, however they are set.
+  EXPECT_EQ(keys({}, 2), base);
+  EXPECT_EQ(keys({"runtime.threads=4"}), base);
+  EXPECT_EQ(keys({"runtime.threads=auto"}, 3), base);
   EXPECT_NE(keys({"dataset.params.spread=0.4"}), base);       // a different fingerprint
   EXPECT_NE(keys({"dataset.eval_split=train"}), base);
   // The same content reached through another path shares runs.
@@ -401,7 +438,8 @@ TEST_F(RunKeyTest, KeyJsonIsCanonical) {
   auto s = expand(kBase);
   std::string j = vlb::run_key_json(s.runs[0], "abc", reg_);
   EXPECT_EQ(j.rfind("{\"ablation\":\"\",", 0), 0u) << j;  // sorted keys, compact
-  EXPECT_NE(j.find("\"harness\":\"vlb-runkey/1\""), std::string::npos);
+  EXPECT_NE(j.find("\"harness\":\"vlb-runkey/2\""), std::string::npos);
+  EXPECT_EQ(j.find("threads"), std::string::npos);  // threads are not hashed
   EXPECT_NE(j.find("\"method_version\":\"2\""), std::string::npos);
   EXPECT_NE(j.find("\"dataset_fingerprint\":\"abc\""), std::string::npos);
   EXPECT_EQ(j.find("classes"), std::string::npos);  // dataset params are not hashed

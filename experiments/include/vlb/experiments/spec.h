@@ -11,6 +11,7 @@
 #include "vlb/datasets/dataset.h"
 #include "vlb/experiments/builtins.h"
 #include "vlb/experiments/run_options.h"
+#include "vlb/experiments/threads.h"
 #include "vlb/experiments/yaml_reader.h"
 
 namespace vlb {
@@ -50,7 +51,9 @@ struct RunConfig {
   std::string method;
   Params method_params;
   std::vector<MetricConfig> metrics;
-  int threads = 1;
+  // runtime.threads (kThreadsAuto or N), the same in every run (it cannot be swept). Not part of
+  // the run key nor of config.resolved.yaml: the sweep resolves it (threads.h, Plan::threads).
+  int threads = kThreadsAuto;
   uint64_t seed = 0;
   // Per-sample predictions kept in the run directory (datasets/RESULTS.md). Not part of the run
   // key: they change what is stored, never the numbers.
@@ -78,13 +81,13 @@ struct ExpandedSpec {
   std::string spec_path;
   std::vector<RunConfig> runs;  // plan order (see SPEC.md "Plan order")
   SelectSpec select;
+  int threads = kThreadsAuto;  // runtime.threads
 };
 
 /// Loads `spec_path`, merges its includes, applies `overrides` ("a.b=v"), validates everything
-/// against `reg` and expands the plan. `threads_override` > 0 replaces runtime.threads.
-/// Throws ConfigError with file:line:col: key: message.
+/// against `reg` and expands the plan. Throws ConfigError with file:line:col: key: message.
 ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::string>& overrides,
-                         const Registries& reg, int threads_override = 0);
+                         const Registries& reg);
 
 /// The canonical config.resolved.yaml text (keys sorted, round-trip numbers).
 std::string resolved_config_yaml(const RunConfig& cfg);
@@ -114,6 +117,11 @@ struct Plan {
   std::string experiment_dir;  // <results_root>/<experiment>
   std::vector<std::string> overrides;
   std::vector<PlannedRun> runs;
+  int spec_threads = kThreadsAuto;  // runtime.threads
+  /// What the runs apply (at::set_num_threads) and env.json records. make_plan chooses it for
+  /// opts.jobs on this machine; a sweep re-chooses it for the workers it really starts, and a
+  /// worker takes its parent's choice from the plan file.
+  ThreadsChoice threads;
 };
 
 /// expand_spec + loads each distinct (source, params) dataset once (cache dir

@@ -23,14 +23,17 @@ struct PlanFile {
   std::string working_dir;   // absolute: relative paths inside the spec resolve from here
   std::string results_root;  // absolute
   std::vector<std::string> overrides;
-  int threads_override = 0;
+  int threads_override = 0;  // --threads (0: none); re-expanding needs only the spec and overrides
+  // The parent's thread choice (Plan::threads), applied by every worker of the plan.
+  int threads = 1;
+  std::string threads_policy;
+  int jobs = 1;
   bool force = false;
   struct Run {
     size_t index = 0;
     std::string key;          // 64 hex
     std::string description;  // "method [ablation] axis=v seed=s"
     std::string config_yaml;  // config.resolved.yaml text, for people reading the plan
-    int threads = 1;
     int task = -1;            // -1: in no shard (done already, or a duplicate of an earlier run)
   };
   std::vector<Run> runs;                        // every run of the plan, plan order
