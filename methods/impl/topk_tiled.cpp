@@ -1,13 +1,14 @@
-// Exact top-K inner product: cache-sized GEMM tiles fused with a bounded per-row selection.
+// Exact top-K inner product: GEMM tiles fused with a bounded per-row selection.
 //
 // Note [tiled top-k]: work is split into tasks (query block x bank range); a task computes one
 // tile_queries x tile_bank block of scores at a time with single-threaded sgemm and folds each
-// row into a size-k heap whose root is the current k-th best. Tasks run on at::parallel_for's
-// threads. Memory: per running task one Q x B float tile, plus the [n, k] result (the heaps live
-// in it), plus, only when n is too small to give every thread its own query block (n < 32 T),
-// R <= T staging copies of the [n, k] result for the bank ranges that are merged at the end.
-// So at most T x Q x B x 4 bytes (1 MiB per thread with the defaults) beyond the output, and
-// never the n x M score matrix.
+// row into a candidate buffer: a score enters only above the row's threshold (an SSE2 screen
+// skips 16 scores at a time), and a full buffer is cut to its best k by quickselect, whose k-th
+// becomes the new threshold. Tasks run on at::parallel_for's threads. Memory beyond the [n, k] result: per running task one Q x B float tile and Q x cap
+// 16-byte candidates (cap = k + max(128, k / 2)) plus 2 cap of scratch, i.e. at most
+// T x Q x (4 B + 24 k + 2048) bytes (about 6 MiB per thread with the defaults and k = 64);
+// and, only when there are fewer query blocks than threads (n < T Q), R <= T staging copies of
+// the [n, k] result for the bank ranges that are merged at the end. Never the n x M scores.
 //
 // Note [tiled order]: the order is the one stable_topk (a stable descending torch::sort) gives:
 // NaN above everything, then score descending (+0 == -0), equal scores by ascending bank index.
@@ -79,7 +80,9 @@ inline uint64_t order_key(float x, int64_t index) {
   uint32_t u;
   const float z = x + 0.0f;  // -0 -> +0
   std::memcpy(&u, &z, sizeof u);
-  u = std::isnan(x) ? 0xFFFFFFFFu : (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+  // Branch-free (signs are random): negative -> ~u, positive -> u with the top bit set, NaN -> max.
+  u ^= static_cast<uint32_t>(static_cast<int32_t>(u) >> 31) | 0x80000000u;
+  u |= 0u - static_cast<uint32_t>(x != x);
   return (uint64_t{u} << 32) | (0xFFFFFFFFu - static_cast<uint32_t>(index));
 }
 
@@ -98,12 +101,54 @@ struct RowState {
   float value = std::numeric_limits<float>::quiet_NaN();   // the screen lets everything through
 };
 
+// Moves the k best of c[0, n) (0 < k <= n) to c[0, k), in no particular order: quickselect with a
+// branch-free out-of-place partition (std::nth_element's branches mispredict on every other
+// element here). scratch: 2 n entries.
+void select_best(Cand* c, int64_t n, int64_t k, Cand* scratch) {
+  Cand* src = c;
+  Cand* bufs[2] = {scratch, scratch + n};
+  int64_t done = 0;  // c[0, done) are final
+  for (int round = 0; n > k; ++round) {
+    if (n <= 16 || round == 64) {  // small, or a pathological pivot sequence: finish with std
+      if (src != c + done) std::copy(src, src + n, c + done);
+      std::nth_element(c + done, c + done + (k - 1), c + done + n, by_key);
+      return;
+    }
+    // Median of three keys; keys are distinct, so at least one key is above it and one below.
+    uint64_t a = src[0].key, b = src[n / 2].key, d = src[n - 1].key;
+    const uint64_t p = std::max(std::min(a, b), std::min(std::max(a, b), d));
+    Cand* dst = bufs[round & 1];
+    int64_t g = 0, l = n - 1;  // dst[0, g): above p; dst(l, n): p and below
+    for (int64_t i = 0; i < n; ++i) {
+      const Cand x = src[i];
+      const bool up = x.key > p;
+      dst[g] = x;
+      dst[l] = x;
+      g += up;
+      l -= !up;
+    }
+    if (g >= k) {
+      src = dst;
+      n = g;
+    } else {
+      std::copy(dst, dst + g, c + done);
+      done += g;
+      k -= g;
+      src = dst + g;
+      n -= g;
+    }
+  }
+  if (src != c + done) std::copy(src, src + n, c + done);
+}
+
 // Keeps the best k of c[0, st.fill) and sets the threshold to the k-th.
-void compact(Cand* c, RowState& st, int64_t k) {
-  std::nth_element(c, c + (k - 1), c + st.fill, by_key);
+void compact(Cand* c, RowState& st, int64_t k, Cand* scratch) {
+  select_best(c, st.fill, k, scratch);
   st.fill = k;
-  st.key = c[k - 1].key;
-  st.value = c[k - 1].value;
+  int64_t worst = 0;
+  for (int64_t a = 1; a < k; ++a) worst = c[a].key < c[worst].key ? a : worst;
+  st.key = c[worst].key;
+  st.value = c[worst].value;
 }
 
 // Bit i set where s[i] (i < 16) is not <= t: above t, or NaN. SSE2 (every x86-64) or scalar.
@@ -123,18 +168,19 @@ inline uint32_t not_le_mask(const float* s, float t) {
 
 // Folds scores s[0, len) of bank rows base.. into a row's candidates.
 void scan_row(const float* s, int64_t len, int64_t base, Cand* c, RowState& st, int64_t k,
-              int64_t cap) {
+              int64_t cap, Cand* scratch) {
   constexpr int64_t kBlock = 16;
   float t = st.value;
+  // Branch-free append: written always, kept only if it beats the threshold's key. Returns
+  // whether a compaction raised the threshold.
   auto offer = [&](int64_t i) {
-    // Branch-free append: written always, kept only if it beats the threshold's key.
     const uint64_t key = order_key(s[i], base + i);
     c[st.fill] = {key, s[i]};
     st.fill += key > st.key;
-    if (st.fill == cap) {
-      compact(c, st, k);
-      t = st.value;
-    }
+    if (st.fill < cap) return false;
+    compact(c, st, k, scratch);
+    t = st.value;
+    return true;
   };
   // The screen: every entrant is above t or NaN; some non-entrants pass it too (all, while t is
   // NaN), the key decides. x == t never enters: its index is above the kept ones.
@@ -143,9 +189,8 @@ void scan_row(const float* s, int64_t len, int64_t base, Cand* c, RowState& st, 
     uint32_t m = not_le_mask(s + j, t);
     while (m) {
       const int b = __builtin_ctz(m);
-      offer(j + b);
-      // A compaction raised t: drop the remaining candidates it now rules out.
-      m &= (m - 1) & not_le_mask(s + j, t);
+      m &= m - 1;
+      if (offer(j + b)) m &= not_le_mask(s + j, t);  // drop what the raised t now rules out
     }
   }
   for (; j < len; ++j)
@@ -153,9 +198,9 @@ void scan_row(const float* s, int64_t len, int64_t base, Cand* c, RowState& st, 
 }
 
 // Writes the best min(k, fill) candidates, best first, to v / ix.
-void finish_row(Cand* c, RowState& st, int64_t k, float* v, int64_t* ix) {
+void finish_row(Cand* c, RowState& st, int64_t k, float* v, int64_t* ix, Cand* scratch) {
   const int64_t cnt = std::min(k, st.fill);
-  if (st.fill > cnt) std::nth_element(c, c + (cnt - 1), c + st.fill, by_key);
+  if (st.fill > cnt) select_best(c, st.fill, cnt, scratch);
   std::sort(c, c + cnt, by_key);
   for (int64_t a = 0; a < cnt; ++a) {
     v[a] = c[a].value;
@@ -204,7 +249,7 @@ TopK tiled_topk(const at::Tensor& q, const at::Tensor& bank, int64_t k, int64_t 
     if (Q * B <= kSmallGemm) Q = std::min(n, ceil_div(kSmallGemm + 1, M));
   }
   const int64_t n_tiles = ceil_div(M, B), n_blocks = ceil_div(n, Q);
-  const int64_t cap = k + std::max<int64_t>(64, k / 2);  // candidates per row between compactions
+  const int64_t cap = k + std::max<int64_t>(128, k / 2);  // candidates per row between compactions
   if (n_blocks < T) R = std::min(T, n_tiles);
 
   auto values = torch::empty({n, k}, torch::kFloat);
@@ -224,7 +269,7 @@ TopK tiled_topk(const at::Tensor& q, const at::Tensor& bank, int64_t k, int64_t 
   BlasThreadsGuard single(1);  // our threads each run one sgemm; no BLAS threads inside them
   at::parallel_for(0, n_blocks * R, 1, [&](int64_t t0, int64_t t1) {
     std::vector<float> tile(static_cast<size_t>(Q * B));
-    std::vector<Cand> cand(static_cast<size_t>(Q * cap));
+    std::vector<Cand> cand(static_cast<size_t>(Q * cap)), scratch(static_cast<size_t>(2 * cap));
     std::vector<RowState> state(static_cast<size_t>(Q));
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t r = t % R, q0 = (t / R) * Q, rows = std::min(Q, n - q0);
@@ -242,10 +287,10 @@ TopK tiled_topk(const at::Tensor& q, const at::Tensor& bank, int64_t k, int64_t 
                     static_cast<int>(B));
         const float* first = tile.data() + (q0 - g0) * B + (b0 - s0);
         for (int64_t i = 0; i < rows; ++i)
-          scan_row(first + i * B, cols, b0, cand.data() + i * cap, state[i], k, cap);
+          scan_row(first + i * B, cols, b0, cand.data() + i * cap, state[i], k, cap, scratch.data());
       }
       for (int64_t i = 0; i < rows; ++i)
-        finish_row(cand.data() + i * cap, state[i], k, v + i * k, ix + i * k);
+        finish_row(cand.data() + i * cap, state[i], k, v + i * k, ix + i * k, scratch.data());
     }
   });
   if (R == 1) return {values, indices};

@@ -27,8 +27,10 @@ struct NeighbourOptions {
   NeighbourBackend backend = NeighbourBackend::kTiled;
   int64_t query_chunk = 1024;  // torch, faiss: query rows per GEMM block / per search call
   int64_t bank_chunk = 16384;  // torch: bank rows per GEMM block; memory query_chunk x bank_chunk floats
-  int64_t tile_queries = 256;  // tiled: at most this many query rows per GEMM tile
-  int64_t tile_bank = 1024;    // tiled: at most this many bank rows per tile; Q x B floats a thread
+  // tiled: at most this many query / bank rows per GEMM tile, Q x B floats per thread (4 MiB).
+  // Every sgemm call packs both operands again, so larger tiles waste less (bench_neighbours).
+  int64_t tile_queries = 512;
+  int64_t tile_bank = 2048;
   int hnsw_m = 32;             // HNSW graph degree
   int hnsw_ef_search = 128;    // HNSW search breadth (>= k is enforced)
 };
