@@ -1,4 +1,5 @@
-// Exact top-K inner-product search: chunked LibTorch GEMM with a stable merge, or faiss.
+// Exact top-K inner-product search: the tiled kernel (topk_tiled.cpp), chunked LibTorch GEMM
+// with a stable merge, or faiss.
 #include "vlb/methods/impl/neighbours.h"
 
 #include <torch/torch.h>
@@ -10,19 +11,22 @@
 #include <algorithm>
 #include <memory>
 
+#include "topk_tiled.h"
 #include "vlb/core/error.h"
 
 namespace vlb {
 
 NeighbourBackend parse_neighbour_backend(const std::string& name) {
+  if (name == "tiled") return NeighbourBackend::kTiled;
   if (name == "torch") return NeighbourBackend::kTorch;
   if (name == "faiss") return NeighbourBackend::kFaissFlat;
   if (name == "hnsw") return NeighbourBackend::kFaissHnsw;
-  throw ConfigError("unknown neighbour backend '" + name + "' (expected torch, faiss or hnsw)");
+  throw ConfigError("unknown neighbour backend '" + name + "' (expected tiled, torch, faiss or hnsw)");
 }
 
 const char* to_string(NeighbourBackend b) {
   switch (b) {
+    case NeighbourBackend::kTiled: return "tiled";
     case NeighbourBackend::kTorch: return "torch";
     case NeighbourBackend::kFaissFlat: return "faiss";
     case NeighbourBackend::kFaissHnsw: return "hnsw";
@@ -130,6 +134,7 @@ TopK topk_inner_product(const at::Tensor& queries, const at::Tensor& bank, int64
   if (q.size(0) == 0 || b.size(0) == 0)
     return {torch::empty({q.size(0), k}, torch::kFloat), torch::empty({q.size(0), k}, torch::kLong)};
   if (opts.backend == NeighbourBackend::kTorch || !q.is_cpu() || !b.is_cpu()) return torch_topk(q, b, k, opts);
+  if (opts.backend == NeighbourBackend::kTiled) return tiled_topk(q, b, k, opts.tile_queries, opts.tile_bank);
   return faiss_topk(q, b, k, opts);
 }
 
