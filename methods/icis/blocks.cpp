@@ -8,8 +8,10 @@
 #include <fmt/format.h>
 
 #include <limits>
+#include <memory>
 
 #include "vlb/core/error.h"
+#include "vlb/methods/impl/fused_train.h"
 #include "vlb/methods/impl/minibatch.h"
 #include "vlb/methods/impl/ops.h"
 
@@ -125,18 +127,34 @@ at::Tensor train_base_classifier(const at::Tensor& x, const at::Tensor& y_local,
   const int64_t n = x.size(0), d = x.size(1);
   auto w = torch::normal(0.0, 0.02, {num_seen, d}).requires_grad_(true);
   auto b = torch::zeros({num_seen}, torch::requires_grad());
-  torch::optim::Adam opt({w, b}, torch::optim::AdamOptions(o.lr).betas(std::make_tuple(0.9, 0.999)));
+  // The fused steps by default; autograd + torch::optim::Adam as the reference. Either way w and
+  // b hold the current parameters at the end of each epoch.
+  std::unique_ptr<FusedSoftmax> fused;
+  std::unique_ptr<torch::optim::Adam> opt;
+  if (autograd_reference()) {
+    opt = std::make_unique<torch::optim::Adam>(
+        std::vector<at::Tensor>{w, b},
+        torch::optim::AdamOptions(o.lr).betas(std::make_tuple(0.9, 0.999)));
+  } else {
+    fused = std::make_unique<FusedSoftmax>(x, y_local, w.detach(), b.detach(), o.lr, o.batch_size);
+    w = fused->weight();
+    b = fused->bias();
+  }
   const bool select = select_x.defined() && select_x.size(0) > 0;
   double best_acc = -1.0;
   at::Tensor best;
   MiniBatches batches(n, MiniBatchOptions{o.batch_size});
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
     for (const auto& idx : batches.epoch()) {
-      opt.zero_grad();
+      if (fused) {
+        fused->step(idx);
+        continue;
+      }
+      opt->zero_grad();
       auto logits = torch::addmm(b, x.index_select(0, idx), w.t());
       auto loss = torch::nn::functional::cross_entropy(logits, y_local.index_select(0, idx));
       loss.backward();
-      opt.step();
+      opt->step();
     }
     if (select) {
       torch::NoGradGuard ng;

@@ -7,11 +7,14 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <limits>
+#include <memory>
 
 #include "vlb/core/error.h"
 #include "vlb/core/options.h"
 #include "vlb/methods/icis.h"
+#include "vlb/methods/impl/fused_train.h"
 #include "vlb/methods/impl/minibatch.h"
 #include "vlb/methods/impl/ops.h"
 
@@ -127,13 +130,43 @@ class Injector final : public InjectionMethod {
     auto dec_a = make_linear(o_.hidden, da);
     auto enc_w = make_linear(d1, o_.hidden);
     auto dec_w = make_linear(o_.hidden, d1);
-    std::vector<at::Tensor> params;
-    for (auto* m : {&enc_a, &dec_w}) for (auto& t : (*m)->parameters()) params.push_back(t);
-    if (joint_)
-      for (auto* m : {&dec_a, &enc_w}) for (auto& t : (*m)->parameters()) params.push_back(t);
-    torch::optim::Adam opt(params, torch::optim::AdamOptions(o_.lr).betas(std::make_tuple(0.9, 0.999)));
     at::Tensor q;
     if (o_.subreg_weight > 0) q = seen_subspace_basis(omega_seen_);
+    // One Adam step on a batch, returning its loss, and the injected rows after training: the
+    // fused trainer by default, LibTorch autograd as the reference (set_autograd_reference).
+    std::function<double(const at::Tensor&)> step;
+    std::function<at::Tensor()> result;
+    std::unique_ptr<FusedInjector> fused;
+    std::unique_ptr<torch::optim::Adam> opt;
+    if (!autograd_reference()) {
+      FusedInjectorConfig c;
+      c.joint = joint_;
+      c.cosine = cosine_;
+      c.w_aa = o_.w_aa, c.w_wa = o_.w_wa, c.w_ww = o_.w_ww, c.w_aw = o_.w_aw;
+      c.subreg_weight = o_.subreg_weight;
+      c.lr = o_.lr;
+      c.max_batch = o_.batch_size;
+      std::vector<at::Tensor> layers;
+      for (auto* l : {&enc_a, &dec_a, &enc_w, &dec_w})
+        layers.insert(layers.end(), {(*l)->weight.detach(), (*l)->bias.detach()});
+      fused = std::make_unique<FusedInjector>(c, a, w, mask, layers, q);
+      step = [&](const at::Tensor& idx) { return fused->step(idx); };
+      result = [&] { return fused->predict(a_unseen_); };
+    } else {
+      std::vector<at::Tensor> params;
+      for (auto* m : {&enc_a, &dec_w}) for (auto& t : (*m)->parameters()) params.push_back(t);
+      if (joint_)
+        for (auto* m : {&dec_a, &enc_w}) for (auto& t : (*m)->parameters()) params.push_back(t);
+      opt = std::make_unique<torch::optim::Adam>(
+          params, torch::optim::AdamOptions(o_.lr).betas(std::make_tuple(0.9, 0.999)));
+      step = [&](const at::Tensor& idx) {
+        return reference_step(*opt, enc_a, dec_a, enc_w, dec_w, a, w, mask, q, idx);
+      };
+      result = [&] {
+        torch::NoGradGuard ng;
+        return dec_w->forward(torch::relu(enc_a->forward(a_unseen_)));
+      };
+    }
 
     // Note [early-stop threshold]: literally 2*10e-4 (cosine) / 2*10e-7 (MSE) in the official code.
     SlopeEarlyStop stopper(cosine_ ? 2 * 10e-4 : 2 * 10e-7);
@@ -143,28 +176,7 @@ class Injector final : public InjectionMethod {
       double sum = 0;
       int64_t count = 0;
       for (const auto& idx : batches.epoch()) {
-        auto ab = a.index_select(0, idx), wb = w.index_select(0, idx), mb = mask.index_select(0, idx);
-        opt.zero_grad();
-        auto z_a = torch::relu(enc_a->forward(ab));
-        auto w_aw = dec_w->forward(z_a);
-        at::Tensor loss;
-        if (joint_) {
-          auto z_w = torch::relu(enc_w->forward(wb));
-          auto l = joint_losses(ab, wb, mb, dec_a->forward(z_a), dec_a->forward(z_w),
-                                dec_w->forward(z_w), w_aw, cosine_);
-          loss = o_.w_aa * l.aa + o_.w_wa * l.wa + o_.w_ww * l.ww + o_.w_aw * l.aw;
-          // Joint Sub.Reg.: Frobenius norm over the batch (joint_latent.py).
-          if (o_.subreg_weight > 0) loss = loss + o_.subreg_weight * off_subspace(w_aw, q).norm();
-        } else {
-          auto m = mb.to(torch::kFloat);
-          loss = o_.w_aw * (row_loss(w_aw, wb, cosine_) * m).sum() / m.sum().clamp_min(1.0);
-          // Single-MLP Sub.Reg.: mean over rows of the per-row L2 norm.
-          if (o_.subreg_weight > 0)
-            loss = loss + o_.subreg_weight * off_subspace(w_aw, q).norm(2, {1}).mean();
-        }
-        loss.backward();
-        opt.step();
-        sum += loss.item<double>();
+        sum += step(idx);
         ++count;
       }
       if (o_.early_stopping && stopper.update(sum / count)) {
@@ -177,8 +189,36 @@ class Injector final : public InjectionMethod {
     epochs_run_ = epoch;
     final_loss_ = stopper.losses().empty() ? 0.0 : stopper.losses().back();
     ctx.log(fmt::format("{}: {} epochs, final loss {:.6f}", name_, epochs_run_, final_loss_));
-    torch::NoGradGuard ng;
-    return dec_w->forward(torch::relu(enc_a->forward(a_unseen_)));
+    return result();
+  }
+
+  // One autograd step of the reference path; returns the batch loss.
+  double reference_step(torch::optim::Adam& opt, torch::nn::Linear& enc_a, torch::nn::Linear& dec_a,
+                        torch::nn::Linear& enc_w, torch::nn::Linear& dec_w, const at::Tensor& a,
+                        const at::Tensor& w, const at::Tensor& mask, const at::Tensor& q,
+                        const at::Tensor& idx) {
+    auto ab = a.index_select(0, idx), wb = w.index_select(0, idx), mb = mask.index_select(0, idx);
+    opt.zero_grad();
+    auto z_a = torch::relu(enc_a->forward(ab));
+    auto w_aw = dec_w->forward(z_a);
+    at::Tensor loss;
+    if (joint_) {
+      auto z_w = torch::relu(enc_w->forward(wb));
+      auto l = joint_losses(ab, wb, mb, dec_a->forward(z_a), dec_a->forward(z_w),
+                            dec_w->forward(z_w), w_aw, cosine_);
+      loss = o_.w_aa * l.aa + o_.w_wa * l.wa + o_.w_ww * l.ww + o_.w_aw * l.aw;
+      // Joint Sub.Reg.: Frobenius norm over the batch (joint_latent.py).
+      if (o_.subreg_weight > 0) loss = loss + o_.subreg_weight * off_subspace(w_aw, q).norm();
+    } else {
+      auto m = mb.to(torch::kFloat);
+      loss = o_.w_aw * (row_loss(w_aw, wb, cosine_) * m).sum() / m.sum().clamp_min(1.0);
+      // Single-MLP Sub.Reg.: mean over rows of the per-row L2 norm.
+      if (o_.subreg_weight > 0)
+        loss = loss + o_.subreg_weight * off_subspace(w_aw, q).norm(2, {1}).mean();
+    }
+    loss.backward();
+    opt.step();
+    return loss.item<double>();
   }
 
   Prediction predict(const DataView& eval, const RunContext& ctx) override {

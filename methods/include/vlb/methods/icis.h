@@ -70,6 +70,12 @@ at::Tensor norm_scale_heuristic(const at::Tensor& w);
 at::Tensor conse_scores(const at::Tensor& seen_logits, const at::Tensor& a_seen,
                         const at::Tensor& a_all, int64_t top_t = 0);
 
+/// Test hook: train the injectors and the base classifier with LibTorch autograd and
+/// torch::optim::Adam (the reference) instead of the hand-written steps of
+/// vlb/methods/impl/fused_train.h (the default). Process-wide; tests/icis compares the two.
+void set_autograd_reference(bool on);
+bool autograd_reference();
+
 // ---- Shared scaffolding of the injection methods (methods/icis/blocks.cpp) ----
 
 /// Trains the seen-class linear classifier as the official ICIS code does: nn.Linear init
