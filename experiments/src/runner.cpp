@@ -429,14 +429,15 @@ SweepSummary run_experiment(const std::string& spec_path, const RunOptions& opts
   if (opts.record_plan) opts.record_plan(plan);
   track_sweep_dir(plan.experiment_dir);
   remove_stale_temporaries(plan.experiment_dir);
+  // Deciding what is done parses every run directory's files: once per sweep, for both paths.
+  const std::vector<std::string> keys = runnable_keys(plan, opts.force);
   {
     // The cores are shared by the workers this sweep really starts (no more than runs to do).
-    const size_t to_do = runnable_keys(plan, opts.force).size();
-    const int workers = opts.jobs > 1 ? static_cast<int>(std::min<size_t>(opts.jobs, to_do)) : 1;
+    const int workers = opts.jobs > 1 ? static_cast<int>(std::min<size_t>(opts.jobs, keys.size())) : 1;
     plan.threads = choose_threads(plan.spec_threads, opts.threads, std::max(1, workers));
-    if (to_do > 0) std::cerr << threads_line(to_do, plan.threads);
+    if (!keys.empty()) std::cerr << threads_line(keys.size(), plan.threads);
   }
-  if (opts.jobs > 1) return run_local_parallel(plan, opts, out);
+  if (opts.jobs > 1) return run_local_parallel(plan, keys, opts, out);
   // Once per sweep: the checkout does not change mid-run.
   const GitInfo git = git_info(spec_dir_of(spec_path));
 
@@ -445,14 +446,14 @@ SweepSummary run_experiment(const std::string& spec_path, const RunOptions& opts
   double run_time = 0;
   int executed = 0, reached = 0;
   std::vector<const PlannedRun*> todo;
-  std::set<std::string> seen;  // two plan entries can resolve to the same run (e.g. an ablation
-                               // that sets a default): it runs once
+  // Two plan entries can resolve to the same run (e.g. an ablation that sets a default): the
+  // first runs, later ones count as skipped like done runs.
+  std::set<std::string> runnable(keys.begin(), keys.end());
   for (const auto& r : plan.runs) {
-    bool duplicate = !seen.insert(r.key).second;
-    if (duplicate || (!opts.force && run_is_done(plan.experiment_dir + "/" + r.key16(), r.key)))
-      ++summary.skipped;
-    else
+    if (runnable.erase(r.key))
       todo.push_back(&r);
+    else
+      ++summary.skipped;
   }
   // Runs another process holds are left to the end and waited for (Note [Run locks]).
   auto start = [&](const PlannedRun& r) {

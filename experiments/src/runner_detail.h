@@ -51,8 +51,10 @@ bool show_progress(const RunOptions& opts);
 /// → dir" (the bracketed parts only when not 0).
 std::string summary_text(const std::string& experiment, const SweepSummary& s);
 
-/// `--jobs N`: the plan in N local `vlb worker` processes (workers.cpp, Note [Local workers]).
-SweepSummary run_local_parallel(const Plan& plan, const RunOptions& opts, std::ostream& out);
+/// `--jobs N`: the runs `keys` (runnable_keys of the plan) in N local `vlb worker` processes
+/// (workers.cpp, Note [Local workers]).
+SweepSummary run_local_parallel(const Plan& plan, const std::vector<std::string>& keys,
+                                const RunOptions& opts, std::ostream& out);
 
 // ---- run_guard.cpp ----
 

@@ -129,14 +129,14 @@ pid_t spawn_worker(std::vector<std::string> args) {
 // Each worker appends "<fate> <key>" to task-<t>.ledger in the local plan directory for every
 // run it is done with, so after any worker death the parent knows exactly which runs of its
 // shard no one completed: those are reported as not run (exit 3) and run by the next sweep.
-SweepSummary run_local_parallel(const Plan& plan, const RunOptions& opts, std::ostream& out) {
+SweepSummary run_local_parallel(const Plan& plan, const std::vector<std::string>& keys,
+                                const RunOptions& opts, std::ostream& out) {
   if (opts.worker_executable.empty())
     throw ConfigError("--jobs " + std::to_string(opts.jobs) +
                       ": no worker executable given (RunOptions::worker_executable)");
   SweepSummary summary;
   summary.total = static_cast<int>(plan.runs.size());
   summary.experiment_dir = plan.experiment_dir;
-  std::vector<std::string> keys = runnable_keys(plan, opts.force);
   summary.skipped = summary.total - static_cast<int>(keys.size());
   const int workers = std::min<int>(opts.jobs, static_cast<int>(keys.size()));
 
