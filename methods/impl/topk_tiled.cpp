@@ -14,7 +14,7 @@
 // NaN above everything, then score descending (+0 == -0), equal scores by ascending bank index.
 // It is a total order on (score, index), so the kept set and its order do not depend on how the
 // work is split: any tiling and thread count give the same result. Within a task bank columns
-// arrive in ascending index order, so a new score equal to the heap's k-th never displaces it.
+// arrive in ascending index order, so a new score equal to the row's k-th never displaces it.
 //
 // Note [tiled scores]: the tile GEMM is the same sgemm call (transposition, K) that torch::mm and
 // faiss make for Q B^T, on different M x N blocks. OpenBLAS sums each element over K with a

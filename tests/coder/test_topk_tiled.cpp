@@ -133,8 +133,9 @@ TEST(TopKTiled, NanInfAndSignedZeroOrderedLikeTheStableSort) {
   EXPECT_TRUE(torch::equal(r.indices[0], torch::tensor({1L, 7L, 4L, 10L})));
 }
 
-TEST(TopKTiled, MonotoneBanksExerciseEveryHeapReplacement) {
-  // Ascending scores: every bank row displaces the k-th; descending: none does.
+TEST(TopKTiled, MonotoneBanksEnterAlwaysOrNever) {
+  // Ascending scores: every bank row beats the k-th so far (a compaction every few rows);
+  // descending: none does after the first k.
   auto bank = torch::arange(3000).to(torch::kFloat).view({-1, 1});
   auto q = torch::tensor({1.f, -1.f}).view({-1, 1});
   TopK r = topk_inner_product(q, bank, 10, with(NeighbourBackend::kTiled, 256, 64));
