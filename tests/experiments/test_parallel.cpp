@@ -327,6 +327,21 @@ TEST_F(FakeSlurm, DryRunPrintsTheScriptAndWritesNothing) {
   EXPECT_EQ(vlb("run experiments/specs/quickstart.yaml --wait").exit_code, 2);
 }
 
+TEST_F(FakeSlurm, CpusPerTaskIsTheChosenThreadCount) {
+  // auto: 1 per array task, whatever the submit host has; an explicit count is requested as is.
+  auto a = vlb("run experiments/specs/quickstart.yaml --backend slurm --dry-run --set "
+               "runtime.threads=auto --results " + (dir_ / "results"));
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  EXPECT_NE(a.output.find("#SBATCH --cpus-per-task=1\n"), std::string::npos) << a.output;
+  EXPECT_NE(a.output.find("x 1 thread per run (auto: 1 per Slurm array task)"), std::string::npos)
+      << a.output;
+  auto t = vlb("run experiments/specs/quickstart.yaml --backend slurm --dry-run --threads 3 "
+               "--results " + (dir_ / "results"));
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+  EXPECT_NE(t.output.find("#SBATCH --cpus-per-task=3\n"), std::string::npos) << t.output;
+  EXPECT_NE(t.output.find("x 3 threads per run (--threads 3)"), std::string::npos) << t.output;
+}
+
 TEST_F(FakeSlurm, SubmissionWritesThePlanAndResubmitsOnlyWhatIsNotDone) {
   auto r = vlb("run experiments/specs/quickstart.yaml --backend slurm --runs-per-task 4 --results " +
                (dir_ / "results"));
