@@ -324,7 +324,7 @@ std::unique_lock<std::mutex> hold_cleanup() { return std::unique_lock<std::mutex
 
 LockedRun run_under_lock(const Plan& plan, const PlannedRun& r, const Registries& reg,
                          const GitInfo& git, bool force, bool wait, const DirStamp& seen,
-                         const std::function<void()>& on_start) {
+                         const std::function<void()>& on_start, TrainedTogether* together) {
   const std::string dir = plan.experiment_dir + "/" + r.key16();
   LockedRun out;
   RunLock lock = wait ? RunLock::acquire(plan.experiment_dir, r.key16())
@@ -341,7 +341,7 @@ LockedRun run_under_lock(const Plan& plan, const PlannedRun& r, const Registries
   }
   if (on_start) on_start();
   test_hooks(r);
-  out.outcome = execute(plan, r, reg, git);
+  out.outcome = execute(plan, r, reg, git, together);
   out.fate = out.outcome.ok ? RunFate::ran_ok : RunFate::ran_failed;
   return out;
 }
@@ -352,11 +352,14 @@ void run_all_locked(const Plan& plan, const std::vector<const PlannedRun*>& runs
                     const std::function<void(const PlannedRun&, const LockedRun&)>& done,
                     const std::function<void(const std::string&)>& note) {
   std::vector<std::pair<const PlannedRun*, DirStamp>> busy;
+  // A group fits its members when the first is run; one that another process then holds or has
+  // finished wastes its share of the group's time, never a result.
+  TrainedTogether together(plan, runs, reg);
   for (const PlannedRun* r : runs) {
     DirStamp seen = stamp_of(plan.experiment_dir + "/" + r->key16());
     LockedRun lr = run_under_lock(plan, *r, reg, git, force, false, seen, [&] {
       if (start) start(*r);
-    });
+    }, &together);
     if (lr.fate == RunFate::busy) busy.emplace_back(r, seen);
     else done(*r, lr);
   }
@@ -366,7 +369,7 @@ void run_all_locked(const Plan& plan, const std::vector<const PlannedRun*>& runs
   for (const auto& [r, seen] : busy) {
     LockedRun lr = run_under_lock(plan, *r, reg, git, force, true, seen, [&] {
       if (start) start(*r);
-    });
+    }, &together);
     done(*r, lr);
   }
 }

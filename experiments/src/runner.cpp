@@ -2,6 +2,7 @@
 // after the other in this process; `--jobs N` hands the plan to workers (workers.cpp).
 #include "vlb/experiments/runner.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
@@ -168,7 +169,8 @@ std::vector<std::string> remove_stale_temporaries(const std::string& experiment_
   return removed;
 }
 
-Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, const GitInfo& git) {
+Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, const GitInfo& git,
+                TrainedTogether* together) {
   const RunConfig& c = r.config;
   fs::path exp_dir(plan.experiment_dir);
   fs::path final_dir = exp_dir / r.key16();
@@ -193,25 +195,40 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
   json values = json::object(), higher = json::object(), aux = json::object(), selection;
   std::string log_text;  // the method's log lines, kept in the run directory (log.txt)
   std::string predictions_mode = "none";
+  json together_json;
   try {
     // The K-shot draw depends on the run seed alone (its own generator), see fewshot.h.
     DataView train = sample_shots(make_view(ds, c.train_split), c.shots, c.seed);
     DataView eval = make_view(ds, c.eval_split);
     n_train = train.size();
     n_eval = eval.size();
-    auto method = reg.methods.create(c.method, c.method_params);
     RunContext ctx;
     ctx.seed = c.seed;
     ctx.threads = plan.threads.threads;
     ctx.log = [&](const std::string& line) {
       log_text += fmt::format("[{:8.2f}s] {}\n", seconds_since(t0), line);
     };
-    // Seed and threads right before fit, so nothing earlier in the sweep can shift the stream.
-    at::set_num_threads(plan.threads.threads);
-    at::manual_seed(c.seed);
-    auto tf = Clock::now();
-    method->fit(train, ctx);
-    fit_s = seconds_since(tf);
+    std::unique_ptr<Method> method;
+    if (auto fitted = together ? together->take(r) : std::nullopt) {
+      method = std::move(fitted->method);
+      log_text = fmt::format("trained together with {} other runs of this sweep in {:.2f}s "
+                             "(the times below count from the group's start)\n",
+                             fitted->members - 1, fitted->group_seconds) +
+                 fitted->log;
+      fit_s = fitted->group_seconds / fitted->members;
+      together_json = {{"members", fitted->members}, {"group_fit_seconds", fitted->group_seconds}};
+      at::set_num_threads(plan.threads.threads);
+      at::manual_seed(c.seed);
+    } else {
+      method = reg.methods.create(c.method, c.method_params);
+      // Seed and threads right before fit, so nothing earlier in the sweep can shift the stream.
+      at::set_num_threads(plan.threads.threads);
+      at::manual_seed(c.seed);
+      ctx.generator = at::make_generator<at::CPUGeneratorImpl>(c.seed);
+      auto tf = Clock::now();
+      method->fit(train, ctx);
+      fit_s = seconds_since(tf);
+    }
     auto tp = Clock::now();
     Prediction pred = method->predict(eval, ctx);
     predict_s = seconds_since(tp);
@@ -280,6 +297,7 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
               {"cpu_model", cpu_model()},
               {"started_at", started},
               {"fit_seconds", fit_s},
+              {"trained_together", together_json},
               {"predict_seconds", predict_s},
               {"wall_seconds", out.seconds},
               {"cpu_seconds", cpu_seconds() - cpu0},

@@ -8,7 +8,10 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,7 @@
 #include "vlb/experiments/run_options.h"
 #include "vlb/experiments/runner.h"
 #include "vlb/experiments/spec.h"
+#include "vlb/methods/method.h"
 
 namespace vlb::runner_detail {
 
@@ -32,9 +36,41 @@ struct Outcome {
   double seconds = 0;
 };
 
+// ---- together.cpp ----
+
+/// The runs of a sweep whose method is tagged "together" (Note [Trained together] in
+/// vlb/methods/method.h), grouped by method, dataset and training split, at most 4 x threads
+/// (at least 4) to a group, in plan order. A group is fitted in one fit_together call when its
+/// first run is executed; each of its runs then takes its fitted method instead of fitting.
+class TrainedTogether {
+ public:
+  struct Fitted {
+    std::unique_ptr<Method> method;
+    std::string log;            // the member's log lines, timed from the group's start
+    int members = 0;            // how many runs the group fitted
+    double group_seconds = 0;   // the group's fit_together, wall clock
+  };
+  TrainedTogether(const Plan& plan, const std::vector<const PlannedRun*>& runs,
+                  const Registries& reg);
+  ~TrainedTogether();
+  /// The fitted method of `r`, fitting its group first if needed; nullopt when `r` is in no
+  /// group, or its fit failed in the group (the run then fits alone and records the failure).
+  std::optional<Fitted> take(const PlannedRun& r);
+
+ private:
+  struct Group;
+  void fit(Group& g);
+  const Plan& plan_;
+  const Registries& reg_;
+  std::vector<std::unique_ptr<Group>> groups_;
+  std::map<std::string, Group*> group_of_;  // run key -> its group
+};
+
 /// Runs `r` and publishes <experiment_dir>/<key16>/ by rename, complete or not at all. A failing
-/// run is recorded there with its error (metrics.json status failed), not thrown.
-Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, const GitInfo& git);
+/// run is recorded there with its error (metrics.json status failed), not thrown. `together`:
+/// where its fitted method may come from (null: it fits alone).
+Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, const GitInfo& git,
+                TrainedTogether* together = nullptr);
 
 /// See Note [Stale temporaries] in runner.cpp. Returns the names it removed. `keep_own`: leave
 /// this process's own temporaries alone (a --jobs parent cleaning up after a dead worker).
@@ -131,7 +167,8 @@ struct LockedRun {
 /// it anew since `seen`). `on_start` is called right before the run starts.
 LockedRun run_under_lock(const Plan& plan, const PlannedRun& r, const Registries& reg,
                          const GitInfo& git, bool force, bool wait, const DirStamp& seen,
-                         const std::function<void()>& on_start = {});
+                         const std::function<void()>& on_start = {},
+                         TrainedTogether* together = nullptr);
 
 /// Runs `runs` (distinct keys) under their locks: first every run no other process holds, then
 /// waits for the others one by one. `done(r, fate)` after each; `start(r)` right before each run.

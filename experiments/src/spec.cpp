@@ -294,6 +294,8 @@ RunConfig resolve_tree(const Node& tree, const Registries& reg) {
         cfg.threads = static_cast<int>(threads);
       }
     }
+    if (const Node* t = rt->find("train_together"))
+      cfg.train_together = std::get<bool>(yamlr::to_param_value(*t, ParamType::kBool));
     if (const Node* p = rt->find("predictions")) {
       cfg.predictions = yamlr::as_string(*p);
       static const char* kModes[] = {"auto", "full", "topk", "none"};
@@ -405,7 +407,8 @@ ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::st
   runtime.path = "runtime";
   if (const Node* rt = root.find("runtime")) {
     yamlr::expect_map(*rt);
-    yamlr::check_keys(*rt, {"threads", "seeds", "predictions", "predictions_topk", "predictions_max_mb"});
+    yamlr::check_keys(*rt, {"threads", "seeds", "train_together", "predictions", "predictions_topk",
+                            "predictions_max_mb"});
     runtime = *rt;
     if (const Node* s = rt->find("seeds")) {
       seeds.clear();

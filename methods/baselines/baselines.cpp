@@ -171,6 +171,7 @@ class LinearProbe final : public Method {
   explicit LinearProbe(const LinearProbeOptions& o) : o_(o) {}
 
   void fit(const DataView& train, const RunContext& ctx) override {
+    SerialIntraOp serial;  // Note [Trained together]: the same bits at any thread count
     auto x = train.features();
     auto y = train.label();
     if (y.numel() == 0)
@@ -209,16 +210,16 @@ class LinearProbe final : public Method {
         iterations = s.n_iter();
         evaluations = s.func_evals();
       }
-      ctx.log(fmt::format("linear_probe: final objective {:.6f} after {} L-BFGS iterations ({} "
-                          "function evaluations)",
-                          final_objective, iterations, evaluations));
+      log_line_ = fmt::format("linear_probe: final objective {:.6f} after {} L-BFGS iterations "
+                              "({} function evaluations)",
+                              final_objective, iterations, evaluations);
+      ctx.log(log_line_);
       fit_aux_["lbfgs_iterations"] = torch::tensor({iterations}, torch::kLong);
       fit_aux_["lbfgs_evaluations"] = torch::tensor({evaluations}, torch::kLong);
       fit_aux_["final_objective"] = torch::tensor({final_objective}, torch::kDouble);
     } else {
       torch::optim::Adam opt({W_, b_}, torch::optim::AdamOptions(o_.lr));
-      // Torch's global generator, which the runner seeds with the run seed.
-      MiniBatches batches(x.size(0), MiniBatchOptions{o_.batch_size});
+      MiniBatches batches(x.size(0), MiniBatchOptions{o_.batch_size}, generator_of(ctx));
       for (int64_t epoch = 0; epoch < o_.epochs; ++epoch) {
         for (const auto& idx : batches.epoch()) {
           opt.zero_grad();
@@ -245,10 +246,54 @@ class LinearProbe final : public Method {
     return {torch::addmm(b_, x, W_), fit_aux_};
   }
 
+  // L-BFGS starts from zeros and draws nothing: members that differ only in their seed (and
+  // train on the same rows) solve one problem. It is solved once; the rest go side by side.
+  void fit_together(std::vector<Member>& members) override {
+    std::vector<Member> distinct;
+    std::vector<size_t> source(members.size());  // member -> its problem in distinct
+    std::vector<bool> first(members.size(), false);
+    for (size_t i = 0; i < members.size(); ++i) {
+      auto* p = dynamic_cast<LinearProbe*>(members[i].method);
+      size_t j = 0;
+      for (; p && p->o_.optimizer == "lbfgs" && j < distinct.size(); ++j) {
+        auto* q = static_cast<LinearProbe*>(distinct[j].method);
+        if (q->o_.optimizer == "lbfgs" && q->o_.l2 == p->o_.l2 &&
+            q->o_.max_iter == p->o_.max_iter && q->o_.normalize == p->o_.normalize &&
+            same_rows(*distinct[j].train, *members[i].train))
+          break;
+      }
+      if (!p || p->o_.optimizer != "lbfgs" || j == distinct.size()) {
+        j = distinct.size();
+        distinct.push_back(members[i]);
+        first[i] = true;
+      }
+      source[i] = j;
+    }
+    Method::fit_together(distinct);
+    for (size_t i = 0; i < members.size(); ++i) {
+      const Member& d = distinct[source[i]];
+      members[i].error = d.error;
+      if (first[i] || !d.error.empty()) continue;
+      auto* to = static_cast<LinearProbe*>(members[i].method);
+      const auto* from = static_cast<const LinearProbe*>(d.method);
+      to->W_ = from->W_;  // never written after fit: sharing the storage is safe
+      to->b_ = from->b_;
+      to->fit_aux_ = from->fit_aux_;
+      to->log_line_ = from->log_line_;
+      members[i].ctx->log(from->log_line_);
+    }
+  }
+
  private:
+  static bool same_rows(const DataView& a, const DataView& b) {
+    return a.dataset == b.dataset && a.split == b.split && a.rows.sizes() == b.rows.sizes() &&
+           torch::equal(a.rows, b.rows);
+  }
+
   LinearProbeOptions o_;
   at::Tensor W_, b_;
   std::map<std::string, at::Tensor> fit_aux_;  // optimiser diagnostics, metrics.json "aux"
+  std::string log_line_;
 };
 
 }  // namespace
@@ -266,7 +311,7 @@ void register_baselines(MethodRegistry& reg) {
   reg.add(make_entry<Method, LinearProbe>(
       {"linear_probe",
        "Multinomial logistic regression on frozen features (L2, L-BFGS or seeded Adam)",
-       {task_tag(Task::kClassification), "trains"}},
+       {task_tag(Task::kClassification), "trains", "together"}},
       linear_probe_options()));
 }
 

@@ -195,6 +195,7 @@ class ContrastiveHeads final : public Method {
   explicit ContrastiveHeads(const HeadsOptions& o) : o_(o) {}
 
   void fit(const DataView& train, const RunContext& ctx) override {
+    SerialIntraOp serial;  // Note [Trained together]: the same bits at any thread count
     const Dataset& ds = *train.dataset;
     at::Tensor Y = l2_normalize(text_tower(ds, o_.text_tower).to(torch::kFloat));
     at::Tensor X = l2_normalize(train.features());
@@ -347,7 +348,8 @@ void register_composition(MethodRegistry& reg) {
       {"contrastive_heads",
        "projection heads on frozen image/caption embeddings, CLIP/SigLIP loss, NegCLIP hard negatives",
        {task_tag(Task::kImageText), "trains", "needs:image_texts",
-        "needs:text_tower:@text_tower?text_tower!=", "needs:text_parent?sentence_sampling=true"}},
+        "needs:text_tower:@text_tower?text_tower!=", "needs:text_parent?sentence_sampling=true",
+        "together"}},
       composition::heads_table()));
 }
 

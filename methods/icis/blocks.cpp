@@ -123,9 +123,10 @@ const OptionTable<InjectionOptions>& injection_options() {
 
 at::Tensor train_base_classifier(const at::Tensor& x, const at::Tensor& y_local, int64_t num_seen,
                                  const BaseClassifierOptions& o, const at::Tensor& select_x,
-                                 const at::Tensor& select_y, int64_t* selected_epoch) {
+                                 const at::Tensor& select_y, int64_t* selected_epoch,
+                                 at::Generator gen) {
   const int64_t n = x.size(0), d = x.size(1);
-  auto w = torch::normal(0.0, 0.02, {num_seen, d}).requires_grad_(true);
+  auto w = at::normal(0.0, 0.02, {num_seen, d}, gen).requires_grad_(true);
   auto b = torch::zeros({num_seen}, torch::requires_grad());
   // The fused steps by default; autograd + torch::optim::Adam as the reference. Either way w and
   // b hold the current parameters at the end of each epoch.
@@ -143,7 +144,7 @@ at::Tensor train_base_classifier(const at::Tensor& x, const at::Tensor& y_local,
   const bool select = select_x.defined() && select_x.size(0) > 0;
   double best_acc = -1.0;
   at::Tensor best;
-  MiniBatches batches(n, MiniBatchOptions{o.batch_size});
+  MiniBatches batches(n, MiniBatchOptions{o.batch_size}, gen);
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
     for (const auto& idx : batches.epoch()) {
       if (fused) {
@@ -227,7 +228,7 @@ void InjectionMethod::fit(const DataView& train, const RunContext& ctx) {
     sel_y = sy.index({keep});
   }
   omega_seen_ = train_base_classifier(train.features(), y_local, seen_.size(0), o_.base, sel_x,
-                                      sel_y, &base_selected_epoch_);
+                                      sel_y, &base_selected_epoch_, generator_of(ctx));
   ctx.log(fmt::format("{}: base classifier over {} seen classes (epoch {})", name_, seen_.size(0),
                       base_selected_epoch_));
   torch::NoGradGuard ng;

@@ -97,10 +97,20 @@ OptionTable<TrainedOptions> trained_options(InjectorOptions defaults) {
   return t;
 }
 
-torch::nn::Linear make_linear(int64_t in, int64_t out) {
+// nn.Linear's own init (kaiming_uniform_ weight, uniform_ bias), then util.weights_init's
+// N(0, 0.02) weight and zero bias. The module's constructor draws its init from the global
+// generator, which a member trained together must not use: for any other `gen` the same draws
+// are made again from it, so that either way the stream is the one the official code draws.
+torch::nn::Linear make_linear(int64_t in, int64_t out, at::Generator& gen) {
   torch::nn::Linear l(in, out);
   torch::NoGradGuard ng;
-  l->weight.normal_(0.0, 0.02);  // util.weights_init: N(0, 0.02), zero bias
+  if (gen.unsafeGetGeneratorImpl() !=
+      at::detail::getDefaultCPUGenerator().unsafeGetGeneratorImpl()) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+    l->weight.uniform_(-bound, bound, gen);
+    l->bias.uniform_(-bound, bound, gen);
+  }
+  l->weight.normal_(0.0, 0.02, gen);
   l->bias.zero_();
   return l;
 }
@@ -126,10 +136,11 @@ class Injector final : public InjectionMethod {
       mask = torch::cat({mask, torch::zeros({a_unseen_.size(0)})});
     }
     // Creation order E_a, D_a, E_w, D_w (as the official joint model) fixes the init stream.
-    auto enc_a = make_linear(da, o_.hidden);
-    auto dec_a = make_linear(o_.hidden, da);
-    auto enc_w = make_linear(d1, o_.hidden);
-    auto dec_w = make_linear(o_.hidden, d1);
+    at::Generator gen = generator_of(ctx);
+    auto enc_a = make_linear(da, o_.hidden, gen);
+    auto dec_a = make_linear(o_.hidden, da, gen);
+    auto enc_w = make_linear(d1, o_.hidden, gen);
+    auto dec_w = make_linear(o_.hidden, d1, gen);
     at::Tensor q;
     if (o_.subreg_weight > 0) q = seen_subspace_basis(omega_seen_);
     // One Adam step on a batch, returning its loss, and the injected rows after training: the
@@ -170,7 +181,7 @@ class Injector final : public InjectionMethod {
 
     // Note [early-stop threshold]: literally 2*10e-4 (cosine) / 2*10e-7 (MSE) in the official code.
     SlopeEarlyStop stopper(cosine_ ? 2 * 10e-4 : 2 * 10e-7);
-    MiniBatches batches(a.size(0), MiniBatchOptions{o_.batch_size});
+    MiniBatches batches(a.size(0), MiniBatchOptions{o_.batch_size}, gen);
     int64_t epoch = 0;
     for (; epoch < o_.epochs; ++epoch) {
       double sum = 0;
@@ -361,7 +372,7 @@ class VgseSmo final : public InjectionMethod {
     // dL/dp = (2/d) A_s e, dL/dr = p * (g - <p, g>).
     const int64_t U = a_unseen_.size(0), S = a_seen_.size(0), d = a_seen_.size(1);
     // Note [VGSE-SMO init]: N(0, 2/S) read as variance 2/S (std sqrt(2/S)) [UNVERIFIED].
-    auto r = torch::randn({U, S}, torch::kDouble) * std::sqrt(2.0 / S);
+    auto r = at::randn({U, S}, generator_of(ctx), torch::kDouble) * std::sqrt(2.0 / S);
     auto as = a_seen_.to(torch::kDouble), au = a_unseen_.to(torch::kDouble);
     auto active = torch::ones({U, 1}, torch::kDouble);
     std::vector<double> best(U, std::numeric_limits<double>::infinity());
@@ -440,7 +451,7 @@ void register_icis(MethodRegistry& reg) {
   using namespace icis;
   const std::vector<std::string> tags = {task_tag(Task::kGzsl), "trains", "needs:descriptor:@descriptor",
                                          "needs:class_split:@seen_split",
-                                         "needs:class_split:@unseen_split"};
+                                         "needs:class_split:@unseen_split", "together"};
   reg.add(injector_entry(
       {"icis", "ICIS: joint autoencoders inject unseen-class classifier rows from descriptors",
        tags},

@@ -179,6 +179,38 @@ INSTANTIATE_TEST_SUITE_P(Specs, ThreadsE2E,
                          ::testing::Values("quickstart", "near_synth", "coder_synth", "sarl_synth",
                                            "icis_synth", "composition_synth"));
 
+// Note [Trained together]: runs fitted side by side in one group (two seeds each, at 2 threads)
+// give exactly the results the same runs give fitted one at a time, and env.json says which.
+class TogetherE2E : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(TogetherE2E, RunsFittedTogetherGiveTheResultsOfRunsFittedAlone) {
+  const std::string spec = std::string("experiments/specs/") + GetParam() + ".yaml";
+  const std::string name = GetParam();
+  TempDir alone, together;
+  auto a = run_cli("run " + spec + " --no-progress --set runtime.seeds=[0,1] --threads 1 "
+                   "--set runtime.train_together=false --results " + alone.path());
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  auto b = run_cli("run " + spec + " --no-progress --set runtime.seeds=[0,1] --threads 2 --results " +
+                   together.path());
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  auto ra = results_of(alone / name), rb = results_of(together / name);
+  ASSERT_FALSE(ra.empty());
+  EXPECT_EQ(ra, rb);
+  int grouped = 0;
+  for (const auto& [run, _] : rb) {
+    json t = read_json(together / (name + "/" + run + "/env.json"))["trained_together"];
+    EXPECT_TRUE(read_json(alone / (name + "/" + run + "/env.json"))["trained_together"].is_null());
+    if (t.is_null()) continue;
+    ++grouped;
+    EXPECT_GE(t["members"].get<int>(), 2) << run;
+    EXPECT_TRUE(contains(read_text(together / (name + "/" + run + "/log.txt")), "trained together"));
+  }
+  EXPECT_GE(grouped, 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Specs, TogetherE2E,
+                         ::testing::Values("quickstart", "icis_synth"));
+
 std::string tiny_spec(const std::string& runtime) {
   return "experiment: tiny\n"
          "dataset: {source: synth, params: {classes: 5, dim: 16, train_per_class: 8, test_per_class: 6}}\n"

@@ -54,6 +54,10 @@ struct RunConfig {
   // runtime.threads (kThreadsAuto or N), the same in every run (it cannot be swept). Not part of
   // the run key nor of config.resolved.yaml: the sweep resolves it (threads.h, Plan::threads).
   int threads = kThreadsAuto;
+  // runtime.train_together: runs of a method tagged "together" may be fitted side by side
+  // (Note [Trained together] in vlb/methods/method.h). Not part of the run key: each run's
+  // result is the same bit for bit either way.
+  bool train_together = true;
   uint64_t seed = 0;
   // Per-sample predictions kept in the run directory (datasets/RESULTS.md). Not part of the run
   // key: they change what is stored, never the numbers.

@@ -7,6 +7,7 @@
 // (/classes/descriptors/<kind>) without images, appends them and scores the evaluation rows over
 // all seen + unseen classes ([n, C]; columns of classes in neither split get -inf).
 // Metrics (gzsl) restrict to the unseen head for ZSL.
+#include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -89,7 +90,8 @@ struct BaseClassifierOptions {
 };
 at::Tensor train_base_classifier(const at::Tensor& x, const at::Tensor& y_local, int64_t num_seen,
                                  const BaseClassifierOptions& o, const at::Tensor& select_x,
-                                 const at::Tensor& select_y, int64_t* selected_epoch);
+                                 const at::Tensor& select_y, int64_t* selected_epoch,
+                                 at::Generator gen);
 
 /// The options every injection method shares: descriptor kind, class splits, base classifier,
 /// injected row length.

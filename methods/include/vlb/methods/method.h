@@ -19,6 +19,7 @@
 //                     [n_images, T] similarities to all texts; groups index into both axes.
 //  - kFewShotTextBank few-shot with a text bank (CODER adapter): scores [n, C]; inputs are
 //                     train rows (the shots) plus texts as the bank.
+#include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
@@ -42,7 +43,13 @@ struct RunContext {
   int threads = 1;     // at::set_num_threads was called with it
   std::string device = "cpu";
   std::function<void(const std::string&)> log = [](const std::string&) {};
+  /// The run's own generator, seeded with `seed` (the same stream as the global one after
+  /// at::manual_seed(seed)). Empty: use the global one. Note [Trained together].
+  at::Generator generator;
 };
+
+/// ctx.generator, or torch's global generator when the caller left it empty.
+at::Generator generator_of(const RunContext& ctx);
 
 struct Prediction {
   at::Tensor scores;                       // see the task shapes above
@@ -56,7 +63,50 @@ class Method {
   /// (class names, descriptors, texts) through train.dataset.
   virtual void fit(const DataView& train, const RunContext& ctx) = 0;
   virtual Prediction predict(const DataView& eval, const RunContext& ctx) = 0;
+
+  struct Member {
+    Method* method;        // of this method's class, created from its own run's params
+    const DataView* train;
+    const RunContext* ctx;
+    std::string error;     // set when this member's fit threw; the others go on
+  };
+  /// Fits every member as fit(*train, *ctx) would, each result bit for bit the same, at once.
+  /// Only called for methods tagged "together" (Note [Trained together]). The default spreads
+  /// the members over at::get_num_threads() threads, each member's work single-threaded, and
+  /// OpenBLAS in the calling thread meanwhile.
+  virtual void fit_together(std::vector<Member>& members);
 };
+
+// Note [Trained together]: a sweep often fits the same small model for several seeds, or for
+// several values of a scalar such as l2 or lr. A method tagged "together" lets the runner fit such
+// runs of a sweep (same method and dataset, any params and seeds) in one fit_together call, and
+// promises:
+//  - fit() draws every random number from generator_of(ctx) and touches no other global state,
+//    so members can run on separate threads;
+//  - its result does not depend on the intra-op thread count (ATen's reductions split by thread
+//    count, so such a method runs its own ATen work under SerialIntraOp; OpenBLAS's sgemm splits
+//    rows and columns among threads, never the sum over k, so GEMMs may stay threaded);
+//  - fit_together gives each member exactly what fit() alone gives
+//    (tests/methods/test_trained_together.cpp compares them bit for bit).
+// On a CPU the default fit_together is the batched form that pays: at these sizes one member's
+// GEMMs cannot keep several cores busy, so members run side by side, one per core. An override
+// may do better: linear_probe solves an L-BFGS problem that several seeds share only once.
+/// Whether `tags` (a registry entry's) hold "together".
+bool together_tagged(const std::vector<std::string>& tags);
+
+/// Runs ATen's own kernels single-threaded while alive (no effect inside a parallel region, where
+/// they already are). BLAS is left alone.
+class SerialIntraOp {
+ public:
+  SerialIntraOp();
+  ~SerialIntraOp();
+  SerialIntraOp(const SerialIntraOp&) = delete;
+  SerialIntraOp& operator=(const SerialIntraOp&) = delete;
+
+ private:
+  int saved_ = 0;
+};
+
 
 using MethodRegistry = Registry<Method>;
 
