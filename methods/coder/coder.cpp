@@ -55,7 +55,7 @@ struct SelectionOptions {
   int64_t k = 0;
   std::string weighting = "uniform";
   double temperature = 0.01;
-  std::string backend = "faiss";
+  std::string backend = "tiled";
 
   NeighbourSelection selection() const {
     NeighbourSelection s;
@@ -78,9 +78,9 @@ const OptionTable<SelectionOptions>& selection_options() {
         .choices({"uniform", "softmax", "rank_decay"})
         .add("temperature", &O::temperature, "softmax weighting temperature").min(1e-6)
         .add("backend", &O::backend,
-             "top-k search: faiss flat (exact, default: the faster exact path), chunked torch "
-             "GEMM (exact), faiss HNSW (approximate)")
-        .choices({"torch", "faiss", "hnsw"});
+             "top-k search: tiled GEMM + bounded selection (exact, default: the fastest), faiss "
+             "flat (exact), chunked torch GEMM (exact), faiss HNSW (approximate)")
+        .choices({"tiled", "faiss", "torch", "hnsw"});
     return t;
   }();
   return table;
