@@ -91,6 +91,7 @@ std::string resolved_config_yaml(const RunConfig& c) {
   y << YAML::Key << "predictions_max_mb" << YAML::Value << float_text(c.predictions_max_mb);
   y << YAML::Key << "predictions_topk" << YAML::Value << c.predictions_topk;
   y << YAML::Key << "seed" << YAML::Value << c.seed;
+  if (c.device != "cpu") y << YAML::Key << "device" << YAML::Value << c.device;
   // No threads: they change no number, and reports pivot on every setting that varies between
   // runs, so runs of one plan done at different thread counts must not look different here.
   y << YAML::EndMap;
@@ -142,6 +143,8 @@ std::string run_key_json(const RunConfig& c, const std::string& fingerprint,
   j["metrics"] = ms;
   j["seed"] = c.seed;
   j["ablation"] = c.ablation;
+  // GPU kernels round differently: a run on one is another run. CPU keys are as before devices.
+  if (c.device != "cpu") j["device"] = c.device;
   // Note [Select in the run key]: a run with select also predicts on its selection rows and
   // records the protocol its report applies, so every select setting is hashed; without select
   // (absent or `none`) the key is what it was before selection existed.

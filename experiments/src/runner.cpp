@@ -205,6 +205,7 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
     RunContext ctx;
     ctx.seed = c.seed;
     ctx.threads = plan.threads.threads;
+    ctx.device = c.device;
     ctx.log = [&](const std::string& line) {
       log_text += fmt::format("[{:8.2f}s] {}\n", seconds_since(t0), line);
     };
@@ -293,6 +294,7 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
               {"threads_policy", plan.threads.policy},
               {"jobs", plan.threads.jobs},
               {"seed", c.seed},
+              {"device", c.device},
               {"hostname", hostname()},
               {"cpu_model", cpu_model()},
               {"started_at", started},

@@ -2,6 +2,7 @@
 // plan.cpp turns those into a keyed plan.
 #include "vlb/experiments/spec.h"
 
+#include <ATen/Context.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -253,6 +254,27 @@ std::string display(const Node& n) {
 
 // ---- Per-run resolution ---------------------------------------------------------------------------
 
+// Note [Devices]: runtime.device is resolved per run at plan time, so that a sweep that cannot
+// run where it was asked to stops before its first run: `cuda` needs a CUDA device visible to
+// this LibTorch and a method tagged "device:cuda" (one whose tensors are all created on
+// ctx.device); `auto` is cuda where both hold, else cpu.
+std::string resolve_device(const Node& n, const RegistryEntry<Method>& method) {
+  const std::string d = yamlr::as_string(n);
+  if (d != "cpu" && d != "cuda" && d != "auto") yamlr::fail(n, "'" + d + "' is not one of cpu, cuda, auto");
+  if (d == "cpu") return d;
+  const bool gpu = at::hasCUDA();
+  const bool capable = std::find(method.tags.begin(), method.tags.end(), "device:cuda") != method.tags.end();
+  if (d == "auto") return gpu && capable ? "cuda" : "cpu";
+  if (!gpu)
+    yamlr::fail(n, "cuda: this LibTorch sees no CUDA device (a CPU build, or no GPU here); use cpu, "
+                   "or auto (cuda where there is one)");
+  if (!capable)
+    yamlr::fail(n, fmt::format("method '{}' has no GPU path (no device:cuda tag in `vlb describe "
+                               "{}`); use runtime.device: cpu or auto",
+                               method.name, method.name));
+  return d;
+}
+
 /// The parts of a run read from its per-run tree {dataset, method, runtime}.
 RunConfig resolve_tree(const Node& tree, const Registries& reg) {
   RunConfig cfg;
@@ -294,6 +316,7 @@ RunConfig resolve_tree(const Node& tree, const Registries& reg) {
         cfg.threads = static_cast<int>(threads);
       }
     }
+    if (const Node* d = rt->find("device")) cfg.device = resolve_device(*d, m_entry);
     if (const Node* t = rt->find("train_together"))
       cfg.train_together = std::get<bool>(yamlr::to_param_value(*t, ParamType::kBool));
     if (const Node* p = rt->find("predictions")) {
@@ -407,8 +430,8 @@ ExpandedSpec expand_spec(const std::string& spec_path, const std::vector<std::st
   runtime.path = "runtime";
   if (const Node* rt = root.find("runtime")) {
     yamlr::expect_map(*rt);
-    yamlr::check_keys(*rt, {"threads", "seeds", "train_together", "predictions", "predictions_topk",
-                            "predictions_max_mb"});
+    yamlr::check_keys(*rt, {"threads", "seeds", "device", "train_together", "predictions",
+                            "predictions_topk", "predictions_max_mb"});
     runtime = *rt;
     if (const Node* s = rt->find("seeds")) {
       seeds.clear();

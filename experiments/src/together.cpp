@@ -62,6 +62,7 @@ void TrainedTogether::fit(Group& g) {
     }
     s.ctx.seed = c.seed;
     s.ctx.threads = plan_.threads.threads;
+    s.ctx.device = c.device;
     s.ctx.generator = at::make_generator<at::CPUGeneratorImpl>(c.seed);
     std::string* log = &s.log;
     s.ctx.log = [log, t0](const std::string& line) {

@@ -47,8 +47,9 @@ TopK merge_topk(const TopK& a, const TopK& b, int64_t k) {
 
 TopK torch_topk(const at::Tensor& q, const at::Tensor& bank, int64_t k, const NeighbourOptions& o) {
   const int64_t n = q.size(0), M = bank.size(0);
-  auto values = torch::empty({n, k}, torch::kFloat);
-  auto indices = torch::empty({n, k}, torch::kLong);
+  // On the inputs' device: a CUDA search stays there (Note [Devices] in experiments/src/spec.cpp).
+  auto values = torch::empty({n, k}, q.options().dtype(torch::kFloat));
+  auto indices = torch::empty({n, k}, q.options().dtype(torch::kLong));
   const int64_t qc = std::max<int64_t>(1, o.query_chunk), bc = std::max<int64_t>(1, o.bank_chunk);
   for (int64_t q0 = 0; q0 < n; q0 += qc) {
     auto qblk = q.narrow(0, q0, std::min(qc, n - q0));
@@ -132,7 +133,8 @@ TopK topk_inner_product(const at::Tensor& queries, const at::Tensor& bank, int64
   auto q = queries.to(torch::kFloat).contiguous();
   auto b = bank.to(torch::kFloat).contiguous();
   if (q.size(0) == 0 || b.size(0) == 0)
-    return {torch::empty({q.size(0), k}, torch::kFloat), torch::empty({q.size(0), k}, torch::kLong)};
+    return {torch::empty({q.size(0), k}, q.options().dtype(torch::kFloat)),
+            torch::empty({q.size(0), k}, q.options().dtype(torch::kLong))};
   if (opts.backend == NeighbourBackend::kTorch || !q.is_cpu() || !b.is_cpu()) return torch_topk(q, b, k, opts);
   if (opts.backend == NeighbourBackend::kTiled) return tiled_topk(q, b, k, opts.tile_queries, opts.tile_bank);
   return faiss_topk(q, b, k, opts);

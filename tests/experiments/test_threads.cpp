@@ -2,6 +2,7 @@
 // sweep prints, records in env.json and passes to its workers.
 #include <ATen/core/Tensor.h>
 #include <fmt/format.h>
+#include <ATen/Context.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -287,6 +288,35 @@ TEST(ThreadsCli, ExplicitCountsAreHonouredAndNamed) {
   EXPECT_TRUE(contains(f.output, "x 3 threads per run (--threads 3)")) << f.output;
   for (const auto& run : run_dir_names(t / "tiny"))
     EXPECT_EQ(read_json(t / ("tiny/" + run + "/env.json"))["threads_policy"], "--threads 3") << run;
+}
+
+// Note [Devices]: runtime.device is resolved at plan time. Without a CUDA device (always so in
+// CI) `cuda` stops the sweep before any run, naming the key; `auto` runs on the CPU under the
+// very keys of a spec without the key.
+TEST(DeviceCli, CudaWithoutADeviceFailsAtPlanTimeAndAutoKeepsCpuKeys) {
+  if (at::hasCUDA()) GTEST_SKIP() << "a CUDA device is visible: this test is about its absence";
+  TempDir t;
+  vlb::test::write_text(t / "cuda.yaml", tiny_spec("{device: cuda, seeds: [0]}"));
+  auto c = run_cli("run " + t / "cuda.yaml" + " --no-progress --results " + t.path());
+  EXPECT_NE(c.exit_code, 0);
+  EXPECT_TRUE(contains(c.output, "runtime.device")) << c.output;
+  EXPECT_TRUE(contains(c.output, "sees no CUDA device")) << c.output;
+  EXPECT_FALSE(fs::exists(t / "tiny"));
+  vlb::test::write_text(t / "bad.yaml", tiny_spec("{device: tpu, seeds: [0]}"));
+  auto bad = run_cli("run " + t / "bad.yaml" + " --no-progress --results " + t.path());
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(contains(bad.output, "'tpu' is not one of cpu, cuda, auto")) << bad.output;
+
+  vlb::test::write_text(t / "auto.yaml", tiny_spec("{device: auto, seeds: [0]}"));
+  vlb::test::write_text(t / "none.yaml", tiny_spec("{seeds: [0]}"));
+  auto a = run_cli("run " + t / "auto.yaml" + " --no-progress --results " + t / "a");
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  auto n = run_cli("run " + t / "none.yaml" + " --no-progress --results " + t / "n");
+  ASSERT_EQ(n.exit_code, 0) << n.output;
+  auto runs = run_dir_names(t / "a/tiny");
+  EXPECT_EQ(runs, run_dir_names(t / "n/tiny"));
+  ASSERT_EQ(runs.size(), 2u);
+  for (const auto& run : runs) EXPECT_EQ(read_json(t / ("a/tiny/" + run + "/env.json"))["device"], "cpu");
 }
 
 }  // namespace

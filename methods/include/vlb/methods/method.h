@@ -41,7 +41,7 @@ const char* to_string(Task t);
 struct RunContext {
   uint64_t seed = 0;   // torch's global generator is seeded with it before fit()
   int threads = 1;     // at::set_num_threads was called with it
-  std::string device = "cpu";
+  std::string device = "cpu";  // "cuda" only for methods tagged "device:cuda" (runtime.device)
   std::function<void(const std::string&)> log = [](const std::string&) {};
   /// The run's own generator, seeded with `seed` (the same stream as the global one after
   /// at::manual_seed(seed)). Empty: use the global one. Note [Trained together].
