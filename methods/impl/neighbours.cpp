@@ -47,7 +47,7 @@ TopK merge_topk(const TopK& a, const TopK& b, int64_t k) {
 
 TopK torch_topk(const at::Tensor& q, const at::Tensor& bank, int64_t k, const NeighbourOptions& o) {
   const int64_t n = q.size(0), M = bank.size(0);
-  // On the inputs' device: a CUDA search stays there (Note [Devices] in experiments/src/spec.cpp).
+  // On the inputs' device: a CUDA search stays there (Note [Devices] in experiments/src/device.cpp).
   auto values = torch::empty({n, k}, q.options().dtype(torch::kFloat));
   auto indices = torch::empty({n, k}, q.options().dtype(torch::kLong));
   const int64_t qc = std::max<int64_t>(1, o.query_chunk), bc = std::max<int64_t>(1, o.bank_chunk);

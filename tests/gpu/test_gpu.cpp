@@ -1,4 +1,4 @@
-// What runs on a CUDA device (Note [Devices] in experiments/src/spec.cpp) against the same work on
+// What runs on a CUDA device (Note [Devices] in experiments/src/device.cpp) against the same work on
 // the CPU. Every test skips where LibTorch sees no CUDA device (always in CI, and with Debian's
 // CPU LibTorch); tests/gpu/check.sh builds against a CUDA LibTorch and runs them.
 #include <ATen/Context.h>

@@ -58,8 +58,8 @@ struct RunConfig {
   // (Note [Trained together] in vlb/methods/method.h). Not part of the run key: each run's
   // result is the same bit for bit either way.
   bool train_together = true;
-  // runtime.device resolved at plan time (Note [Devices] in spec.cpp): "cpu" or "cuda". In the
-  // run key and config.resolved.yaml only when not cpu, so CPU runs keep their keys.
+  // runtime.device resolved at plan time (Note [Devices] in experiments/src/device.cpp): "cpu"
+  // or "cuda". In the run key and config.resolved.yaml only when not cpu, so CPU runs keep keys.
   std::string device = "cpu";
   uint64_t seed = 0;
   // Per-sample predictions kept in the run directory (datasets/RESULTS.md). Not part of the run

@@ -1,0 +1,15 @@
+#pragma once
+// runtime.device at plan time (Note [Devices] in device.cpp). Internal to vlb_experiments.
+#include <string>
+
+#include "vlb/core/registry.h"
+#include "vlb/experiments/yaml_reader.h"
+#include "vlb/methods/method.h"
+
+namespace vlb {
+
+/// "cpu" or "cuda" for the value of `n` (cpu | cuda | auto) and the run's method; a value that
+/// cannot be honoured fails at `n`.
+std::string resolve_device(const yamlr::Node& n, const RegistryEntry<Method>& method);
+
+}  // namespace vlb
