@@ -34,10 +34,14 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -197,6 +201,118 @@ void scan_row(const float* s, int64_t len, int64_t base, Cand* c, RowState& st, 
     if (!(s[j] <= t)) offer(j);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define VLB_TOPK_AVX512 1
+// Note [one-tile rows]: a row whose bank range is one tile (M <= tile_bank) is selected from the
+// row itself, not through the candidate buffer (with few scores per neighbour most of them pass
+// that screen): lane l of 16 takes the scores j = l (mod 16) and keeps its r = ceil(k / 16)
+// largest, NaN ignored; t = the least of the 16 r-th. Then 16 r >= k scores are >= t, so every
+// top-k score is >= t or NaN: only those are kept (about 2 k on random scores), and each one's
+// rank among them, by counting the larger keys, is its output position. A lane short of r scores
+// leaves t = -inf: everything is kept, which is still exact.
+constexpr int64_t kOneTileMaxK = 64;
+constexpr int64_t kRankMax = 1024;  // more kept scores (ties, NaN rows): select and sort instead
+
+template <int R>
+__attribute__((target("avx512f"))) float lane_threshold(const float* s, int64_t len) {
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 top[R];
+  for (int i = 0; i < R; ++i) top[i] = ninf;
+  for (int64_t j = 0; j < len; j += 16) {
+    const __mmask16 m = len - j >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (len - j)) - 1);
+    __m512 x = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, m, s + j), ninf);  // NaN -> -inf
+    for (int i = 0; i < R; ++i) {  // insert x into the lane's descending top[0..R)
+      const __m512 hi = _mm512_max_ps(top[i], x);
+      x = _mm512_min_ps(top[i], x);
+      top[i] = hi;
+    }
+  }
+  return _mm512_reduce_min_ps(top[R - 1]);
+}
+
+// Keys (as order_key) of the scores of s[0, len) that are >= t or NaN, at key[0, count).
+// key needs len + 16 entries.
+__attribute__((target("avx512f,popcnt"))) int64_t keep_above(const float* s, int64_t len, int64_t base,
+                                                      float t, uint64_t* key) {
+  const __m512 tv = _mm512_set1_ps(t), zero = _mm512_setzero_ps();
+  const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u)), ones = _mm512_set1_epi32(-1);
+  __m512i ix = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(base)),
+                                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  int64_t c = 0;
+  for (int64_t j = 0; j < len; j += 16, ix = _mm512_add_epi32(ix, _mm512_set1_epi32(16))) {
+    const __mmask16 tail = len - j >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (len - j)) - 1);
+    const __m512 x = _mm512_maskz_loadu_ps(tail, s + j);
+    const __mmask16 m = _mm512_mask_cmp_ps_mask(tail, x, tv, _CMP_NLT_UQ);
+    if (!m) continue;
+    // order_key, 16 at a time.
+    __m512i u = _mm512_castps_si512(_mm512_add_ps(x, zero));
+    u = _mm512_xor_si512(u, _mm512_or_si512(_mm512_srai_epi32(u, 31), sign));
+    u = _mm512_mask_mov_epi32(u, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), ones);
+    const __m512i lo = _mm512_xor_si512(ix, ones);
+    const __m512i cu = _mm512_maskz_compress_epi32(m, u), cl = _mm512_maskz_compress_epi32(m, lo);
+    const __m512i k0 = _mm512_or_si512(_mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(cu)), 32),
+                                       _mm512_cvtepu32_epi64(_mm512_castsi512_si256(cl)));
+    const __m512i k1 = _mm512_or_si512(
+        _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(cu, 1)), 32),
+        _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(cl, 1)));
+    _mm512_storeu_si512(key + c, k0);
+    _mm512_storeu_si512(key + c + 8, k1);
+    c += __builtin_popcount(m);
+  }
+  return c;
+}
+
+// out[p] = the key with p larger ones among key[0, n), for p < k; key[n, n + 8) is zeroed
+// (0 is below every key). Keys are distinct, so the positions are.
+__attribute__((target("avx512f"))) void rank_keys(uint64_t* key, int64_t n, int64_t k, uint64_t* out) {
+  for (int a = 0; a < 8; ++a) key[n + a] = 0;
+  const __m512i one = _mm512_set1_epi64(1);
+  for (int64_t i = 0; i < n; i += 8) {
+    const __m512i ki = _mm512_loadu_si512(key + i);
+    __m512i cnt = _mm512_setzero_si512();
+    for (int64_t j = 0; j < n; ++j)
+      cnt = _mm512_mask_add_epi64(cnt, _mm512_cmpgt_epu64_mask(_mm512_set1_epi64(static_cast<long long>(key[j])), ki),
+                                  cnt, one);
+    alignas(64) uint64_t c[8];
+    _mm512_store_si512(c, cnt);
+    for (int64_t a = 0; a < 8 && i + a < n; ++a)
+      if (c[a] < static_cast<uint64_t>(k)) out[c[a]] = key[i + a];
+  }
+}
+
+// The best min(k, len) of row s[0, len) (bank rows base..), best first, to v / ix; k <= 64.
+// key: len + 16 entries.
+__attribute__((target("avx512f"))) void one_tile_row(const float* s, int64_t len, int64_t base, int64_t k,
+                                                     float* v, int64_t* ix, uint64_t* key) {
+  float t;
+  switch ((k + 15) / 16) {
+    case 1: t = lane_threshold<1>(s, len); break;
+    case 2: t = lane_threshold<2>(s, len); break;
+    case 3: t = lane_threshold<3>(s, len); break;
+    default: t = lane_threshold<4>(s, len); break;
+  }
+  const int64_t n = keep_above(s, len, base, t, key);
+  const int64_t cnt = std::min(k, n);
+  uint64_t best[kOneTileMaxK];
+  if (n <= kRankMax) {
+    rank_keys(key, n, cnt, best);
+  } else {
+    std::nth_element(key, key + (cnt - 1), key + n, std::greater<uint64_t>());
+    std::sort(key, key + cnt, std::greater<uint64_t>());
+    std::copy(key, key + cnt, best);
+  }
+  for (int64_t a = 0; a < cnt; ++a) {
+    ix[a] = key_index(best[a]);
+    v[a] = s[ix[a] - base];
+  }
+}
+
+bool has_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f");
+  return yes;
+}
+#endif
+
 // Writes the best min(k, fill) candidates, best first, to v / ix.
 void finish_row(Cand* c, RowState& st, int64_t k, float* v, int64_t* ix, Cand* scratch) {
   const int64_t cnt = std::min(k, st.fill);
@@ -266,11 +382,18 @@ TopK tiled_topk(const at::Tensor& q, const at::Tensor& bank, int64_t k, int64_t 
   auto range_begin = [&](int64_t r) { return r * n_tiles / R * B; };
   auto range_end = [&](int64_t r) { return std::min(M, (r + 1) * n_tiles / R * B); };
 
+#if VLB_TOPK_AVX512
+  const bool one_tile = k <= kOneTileMaxK && n_tiles <= R && has_avx512();  // Note [one-tile rows]
+#else
+  const bool one_tile = false;
+#endif
+
   BlasThreadsGuard single(1);  // our threads each run one sgemm; no BLAS threads inside them
   at::parallel_for(0, n_blocks * R, 1, [&](int64_t t0, int64_t t1) {
     std::vector<float> tile(static_cast<size_t>(Q * B));
-    std::vector<Cand> cand(static_cast<size_t>(Q * cap)), scratch(static_cast<size_t>(2 * cap));
+    std::vector<Cand> cand(one_tile ? 0 : static_cast<size_t>(Q * cap)), scratch(static_cast<size_t>(2 * cap));
     std::vector<RowState> state(static_cast<size_t>(Q));
+    std::vector<uint64_t> keys(one_tile ? static_cast<size_t>(B + 16) : 0);
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t r = t % R, q0 = (t / R) * Q, rows = std::min(Q, n - q0);
       // Every GEMM is a full Q x B tile: the last block row / tile column is moved back to end
@@ -286,9 +409,17 @@ TopK tiled_topk(const at::Tensor& q, const at::Tensor& bank, int64_t k, int64_t 
                     static_cast<int>(D), bp + s0 * D, static_cast<int>(D), 0.f, tile.data(),
                     static_cast<int>(B));
         const float* first = tile.data() + (q0 - g0) * B + (b0 - s0);
+#if VLB_TOPK_AVX512
+        if (one_tile) {
+          for (int64_t i = 0; i < rows; ++i)
+            one_tile_row(first + i * B, cols, b0, k, v + i * k, ix + i * k, keys.data());
+          continue;
+        }
+#endif
         for (int64_t i = 0; i < rows; ++i)
           scan_row(first + i * B, cols, b0, cand.data() + i * cap, state[i], k, cap, scratch.data());
       }
+      if (one_tile) continue;
       for (int64_t i = 0; i < rows; ++i)
         finish_row(cand.data() + i * cap, state[i], k, v + i * k, ix + i * k, scratch.data());
     }
