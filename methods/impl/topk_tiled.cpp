@@ -4,11 +4,14 @@
 // tile_queries x tile_bank block of scores at a time with single-threaded sgemm and folds each
 // row into a candidate buffer: a score enters only above the row's threshold (an SSE2 screen
 // skips 16 scores at a time), and a full buffer is cut to its best k by quickselect, whose k-th
-// becomes the new threshold. Tasks run on at::parallel_for's threads. Memory beyond the [n, k] result: per running task one Q x B float tile and Q x cap
-// 16-byte candidates (cap = k + max(128, k / 2)) plus 2 cap of scratch, i.e. at most
-// T x Q x (4 B + 24 k + 2048) bytes (about 6 MiB per thread with the defaults and k = 64);
-// and, only when there are fewer query blocks than threads (n < T Q), R <= T staging copies of
-// the [n, k] result for the bank ranges that are merged at the end. Never the n x M scores.
+// becomes the new threshold. When a task's bank range is a single tile and k <= 64, rows skip the
+// buffer (Note [one-tile rows]). Tasks run on at::parallel_for's threads. Memory beyond the
+// [n, k] result: per running task one Q x B float tile and, with several tiles, Q x cap 16-byte
+// candidates (cap = k + max(128, k / 2)) plus 2 cap of scratch, i.e. at most
+// T x Q x (4 B + 24 k + 2048) bytes (about 6 MiB per thread with the defaults and k = 64; one
+// tile: 4 Q B + 16 B, at most 4 MiB); and, only when there are fewer query blocks than threads
+// (n < T Q), R <= T staging copies of the [n, k] result for the bank ranges that are merged at
+// the end. Never the n x M scores.
 //
 // Note [tiled order]: the order is the one stable_topk (a stable descending torch::sort) gives:
 // NaN above everything, then score descending (+0 == -0), equal scores by ascending bank index.
@@ -210,7 +213,8 @@ void scan_row(const float* s, int64_t len, int64_t base, Cand* c, RowState& st, 
 // largest, NaN ignored; t = the least of the 16 r-th. Then 16 r >= k scores are >= t, so every
 // top-k score is >= t or NaN: only those are kept (about 2 k on random scores), and each one's
 // rank among them, by counting the better ones, is its output position. A lane short of r
-// scores leaves t = -inf: everything is kept, which is still exact.
+// scores leaves t = -inf: everything is kept, which is still exact. AVX-512 only (picked at run
+// time); elsewhere such rows take the buffer.
 constexpr int64_t kOneTileMaxK = 64;
 constexpr int64_t kRankMax = 512;  // more kept scores (ties, NaN rows): select and sort instead
 #define VLB_AVX512 __attribute__((target("avx512f,popcnt")))
@@ -418,7 +422,7 @@ TopK tiled_topk(const at::Tensor& q, const at::Tensor& bank, int64_t k, int64_t 
   BlasThreadsGuard single(1);  // our threads each run one sgemm; no BLAS threads inside them
   at::parallel_for(0, n_blocks * R, 1, [&](int64_t t0, int64_t t1) {
     std::unique_ptr<float[]> tile(new float[static_cast<size_t>(Q * B)]);  // sgemm writes it all
-    std::vector<Cand> cand(one_tile ? 0 : static_cast<size_t>(Q * cap)), scratch(static_cast<size_t>(2 * cap));
+    std::vector<Cand> cand(one_tile ? 0 : static_cast<size_t>(Q * cap)), scratch(one_tile ? 0 : static_cast<size_t>(2 * cap));
     std::vector<RowState> state(static_cast<size_t>(Q));
     std::vector<uint32_t> keys(one_tile ? static_cast<size_t>(B + 16) : 0);
     std::vector<int32_t> kept(keys.size());
