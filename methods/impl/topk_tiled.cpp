@@ -4,11 +4,14 @@
 // tile_queries x tile_bank block of scores at a time with single-threaded sgemm and folds each
 // row into a candidate buffer: a score enters only above the row's threshold (an SSE2 screen
 // skips 16 scores at a time), and a full buffer is cut to its best k by quickselect, whose k-th
-// becomes the new threshold. Tasks run on at::parallel_for's threads. Memory beyond the [n, k] result: per running task one Q x B float tile and Q x cap
-// 16-byte candidates (cap = k + max(128, k / 2)) plus 2 cap of scratch, i.e. at most
-// T x Q x (4 B + 24 k + 2048) bytes (about 6 MiB per thread with the defaults and k = 64);
-// and, only when there are fewer query blocks than threads (n < T Q), R <= T staging copies of
-// the [n, k] result for the bank ranges that are merged at the end. Never the n x M scores.
+// becomes the new threshold. When a task's bank range is a single tile and k <= 64, rows skip the
+// buffer (Note [one-tile rows]). Tasks run on at::parallel_for's threads. Memory beyond the
+// [n, k] result: per running task one Q x B float tile and, with several tiles, Q x cap 16-byte
+// candidates (cap = k + max(128, k / 2)) plus 2 cap of scratch, i.e. at most
+// T x Q x (4 B + 24 k + 2048) bytes (about 6 MiB per thread with the defaults and k = 64; one
+// tile: 4 Q B + 16 B, at most 4 MiB); and, only when there are fewer query blocks than threads
+// (n < T Q), R <= T staging copies of the [n, k] result for the bank ranges that are merged at
+// the end. Never the n x M scores.
 //
 // Note [tiled order]: the order is the one stable_topk (a stable descending torch::sort) gives:
 // NaN above everything, then score descending (+0 == -0), equal scores by ascending bank index.
@@ -34,11 +37,16 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "vlb/core/error.h"
@@ -197,6 +205,144 @@ void scan_row(const float* s, int64_t len, int64_t base, Cand* c, RowState& st, 
     if (!(s[j] <= t)) offer(j);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define VLB_TOPK_AVX512 1
+// Note [one-tile rows]: a row whose bank range is one tile (M <= tile_bank) is selected from the
+// row itself, not through the candidate buffer (with few scores per neighbour most of them pass
+// that screen): lane l of 16 takes the scores j = l (mod 16) and keeps its r = ceil(k / 16)
+// largest, NaN ignored; t = the least of the 16 r-th. Then 16 r >= k scores are >= t, so every
+// top-k score is >= t or NaN: only those are kept (about 2 k on random scores), and each one's
+// rank among them, by counting the better ones, is its output position. A lane short of r
+// scores leaves t = -inf: everything is kept, which is still exact. AVX-512 only (picked at run
+// time); elsewhere such rows take the buffer.
+constexpr int64_t kOneTileMaxK = 64;
+constexpr int64_t kRankMax = 512;  // more kept scores (ties, NaN rows): select and sort instead
+#define VLB_AVX512 __attribute__((target("avx512f,popcnt")))
+
+// Inserts x into each lane's descending top[0, R).
+template <int R>
+VLB_AVX512 inline void insert(__m512* top, __m512 x) {
+#pragma GCC unroll 4
+  for (int i = 0; i < R; ++i) {
+    const __m512 hi = _mm512_max_ps(top[i], x);
+    x = _mm512_min_ps(top[i], x);
+    top[i] = hi;
+  }
+}
+
+template <int R>
+VLB_AVX512 float lane_threshold(const float* s, int64_t len) {
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  // Even and odd vectors in two sets, so that consecutive inserts do not wait on each other;
+  // merged per lane at the end. max(x, -inf) turns NaN into -inf (max returns its second
+  // operand on NaN): a NaN left in would be counted as several scores.
+  __m512 a[R], b[R];
+  for (int i = 0; i < R; ++i) a[i] = b[i] = ninf;
+  int64_t j = 0;
+  for (; j + 32 <= len; j += 32) {
+    insert<R>(a, _mm512_max_ps(_mm512_loadu_ps(s + j), ninf));
+    insert<R>(b, _mm512_max_ps(_mm512_loadu_ps(s + j + 16), ninf));
+  }
+  for (; j < len; j += 16) {
+    const __mmask16 m = len - j >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (len - j)) - 1);
+    insert<R>(a, _mm512_max_ps(_mm512_mask_loadu_ps(ninf, m, s + j), ninf));
+  }
+  // The R-th largest of two descending lists: the largest min(a[i - 1], b[R - 1 - i]).
+  __m512 t = _mm512_max_ps(a[R - 1], b[R - 1]);
+  for (int i = 1; i < R; ++i) t = _mm512_max_ps(t, _mm512_min_ps(a[i - 1], b[R - 1 - i]));
+  return _mm512_reduce_min_ps(t);
+}
+
+// The 32-bit half of order_key, 16 at a time.
+VLB_AVX512 inline __m512i value_key(__m512 x) {
+  __m512i u = _mm512_castps_si512(_mm512_add_ps(x, _mm512_setzero_ps()));
+  u = _mm512_xor_si512(u, _mm512_or_si512(_mm512_srai_epi32(u, 31), _mm512_set1_epi32(INT32_MIN)));
+  return _mm512_mask_mov_epi32(u, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), _mm512_set1_epi32(-1));
+}
+
+// The scores of s[0, len) that are >= t or NaN: their value keys at u, bank indices (base + j,
+// ascending) at ix; returns how many. u and ix need len + 16 entries.
+VLB_AVX512 int64_t keep_above(const float* s, int64_t len, int64_t base, float t, uint32_t* u,
+                              int32_t* ix) {
+  const __m512 tv = _mm512_set1_ps(t);
+  __m512i j16 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(base)),
+                                 _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  int64_t c = 0;
+  for (int64_t j = 0; j < len; j += 16, j16 = _mm512_add_epi32(j16, _mm512_set1_epi32(16))) {
+    const __mmask16 tail = len - j >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (len - j)) - 1);
+    const __m512 x = _mm512_maskz_loadu_ps(tail, s + j);
+    const __mmask16 m = _mm512_mask_cmp_ps_mask(tail, x, tv, _CMP_NLT_UQ);
+    _mm512_storeu_si512(u + c, _mm512_maskz_compress_epi32(m, _mm512_castps_si512(x)));
+    _mm512_storeu_si512(ix + c, _mm512_maskz_compress_epi32(m, j16));
+    c += __builtin_popcount(m);
+  }
+  for (int64_t i = 0; i < c; i += 16)
+    _mm512_storeu_si512(u + i, value_key(_mm512_castsi512_ps(_mm512_loadu_si512(u + i))));
+  return c;
+}
+
+// best[p] = the bank index of the kept score with p better ones, for p < k. Better: a larger
+// value key, or an equal one at a lower index, i.e. earlier in u. best needs k + 1 entries.
+VLB_AVX512 void rank_kept(const uint32_t* u, const int32_t* ix, int64_t n, int64_t k, int32_t* best) {
+  const __m512i one = _mm512_set1_epi32(1);
+  for (int64_t i0 = 0; i0 < n; i0 += 16) {
+    const __m512i ui = _mm512_loadu_si512(u + i0);
+    __m512i cnt = _mm512_setzero_si512();
+    for (int64_t j = 0; j < i0; ++j)
+      cnt = _mm512_mask_add_epi32(cnt, _mm512_cmpge_epu32_mask(_mm512_set1_epi32(u[j]), ui), cnt, one);
+    const int64_t d1 = std::min(n, i0 + 16);
+    for (int64_t j = i0; j < d1; ++j) {  // ties count for the lanes after j only
+      const __m512i uj = _mm512_set1_epi32(u[j]);
+      const __mmask16 m = _mm512_cmpgt_epu32_mask(uj, ui) |
+                          (_mm512_cmpeq_epu32_mask(uj, ui) & static_cast<__mmask16>(0xFFFEu << (j - i0)));
+      cnt = _mm512_mask_add_epi32(cnt, m, cnt, one);
+    }
+    for (int64_t j = d1; j < n; ++j)
+      cnt = _mm512_mask_add_epi32(cnt, _mm512_cmpgt_epu32_mask(_mm512_set1_epi32(u[j]), ui), cnt, one);
+    alignas(64) int32_t c[16];
+    _mm512_store_si512(c, cnt);
+    for (int64_t a = 0; a < std::min<int64_t>(16, n - i0); ++a)
+      best[std::min<int64_t>(c[a], k)] = ix[i0 + a];  // best[k]: a dump for the rest
+  }
+}
+
+// The best min(k, len) of row s[0, len) (bank rows base..), best first, to v / ix; k <= 64.
+// u, kept: len + 16 entries each.
+VLB_AVX512 void one_tile_row(const float* s, int64_t len, int64_t base, int64_t k, float* v,
+                             int64_t* ix, uint32_t* u, int32_t* kept) {
+  float t;
+  switch ((k + 15) / 16) {
+    case 1: t = lane_threshold<1>(s, len); break;
+    case 2: t = lane_threshold<2>(s, len); break;
+    case 3: t = lane_threshold<3>(s, len); break;
+    default: t = lane_threshold<4>(s, len); break;
+  }
+  const int64_t n = keep_above(s, len, base, t, u, kept);
+  const int64_t cnt = std::min(k, n);
+  int32_t best[kOneTileMaxK + 1];
+  if (n <= kRankMax) {
+    rank_kept(u, kept, n, cnt, best);
+  } else {
+    std::vector<uint64_t> key(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) key[i] = (uint64_t{u[i]} << 32) | (0xFFFFFFFFu - static_cast<uint32_t>(kept[i]));
+    std::nth_element(key.begin(), key.begin() + (cnt - 1), key.end(), std::greater<uint64_t>());
+    std::sort(key.begin(), key.begin() + cnt, std::greater<uint64_t>());
+    for (int64_t a = 0; a < cnt; ++a) best[a] = static_cast<int32_t>(key_index(key[a]));
+  }
+  for (int64_t a = 0; a < cnt; ++a) {
+    ix[a] = best[a];
+    v[a] = s[best[a] - base];
+  }
+}
+
+#undef VLB_AVX512
+
+bool has_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt");
+  return yes;
+}
+#endif
+
 // Writes the best min(k, fill) candidates, best first, to v / ix.
 void finish_row(Cand* c, RowState& st, int64_t k, float* v, int64_t* ix, Cand* scratch) {
   const int64_t cnt = std::min(k, st.fill);
@@ -266,11 +412,20 @@ TopK tiled_topk(const at::Tensor& q, const at::Tensor& bank, int64_t k, int64_t 
   auto range_begin = [&](int64_t r) { return r * n_tiles / R * B; };
   auto range_end = [&](int64_t r) { return std::min(M, (r + 1) * n_tiles / R * B); };
 
+#if VLB_TOPK_AVX512
+  // Note [one-tile rows]; its indices are 32-bit signed.
+  const bool one_tile = k <= kOneTileMaxK && n_tiles <= R && M < (int64_t{1} << 31) && has_avx512();
+#else
+  const bool one_tile = false;
+#endif
+
   BlasThreadsGuard single(1);  // our threads each run one sgemm; no BLAS threads inside them
   at::parallel_for(0, n_blocks * R, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<float> tile(static_cast<size_t>(Q * B));
-    std::vector<Cand> cand(static_cast<size_t>(Q * cap)), scratch(static_cast<size_t>(2 * cap));
+    std::unique_ptr<float[]> tile(new float[static_cast<size_t>(Q * B)]);  // sgemm writes it all
+    std::vector<Cand> cand(one_tile ? 0 : static_cast<size_t>(Q * cap)), scratch(one_tile ? 0 : static_cast<size_t>(2 * cap));
     std::vector<RowState> state(static_cast<size_t>(Q));
+    std::vector<uint32_t> keys(one_tile ? static_cast<size_t>(B + 16) : 0);
+    std::vector<int32_t> kept(keys.size());
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t r = t % R, q0 = (t / R) * Q, rows = std::min(Q, n - q0);
       // Every GEMM is a full Q x B tile: the last block row / tile column is moved back to end
@@ -283,12 +438,20 @@ TopK tiled_topk(const at::Tensor& q, const at::Tensor& bank, int64_t k, int64_t 
         const int64_t s0 = std::min(b0, M - B), cols = std::min(B, M - b0);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(Q),
                     static_cast<int>(B), static_cast<int>(D), 1.f, qp + g0 * D,
-                    static_cast<int>(D), bp + s0 * D, static_cast<int>(D), 0.f, tile.data(),
+                    static_cast<int>(D), bp + s0 * D, static_cast<int>(D), 0.f, tile.get(),
                     static_cast<int>(B));
-        const float* first = tile.data() + (q0 - g0) * B + (b0 - s0);
+        const float* first = tile.get() + (q0 - g0) * B + (b0 - s0);
+#if VLB_TOPK_AVX512
+        if (one_tile) {
+          for (int64_t i = 0; i < rows; ++i)
+            one_tile_row(first + i * B, cols, b0, k, v + i * k, ix + i * k, keys.data(), kept.data());
+          continue;
+        }
+#endif
         for (int64_t i = 0; i < rows; ++i)
           scan_row(first + i * B, cols, b0, cand.data() + i * cap, state[i], k, cap, scratch.data());
       }
+      if (one_tile) continue;
       for (int64_t i = 0; i < rows; ++i)
         finish_row(cand.data() + i * cap, state[i], k, v + i * k, ix + i * k, scratch.data());
     }

@@ -144,6 +144,52 @@ TEST(TopKTiled, MonotoneBanksEnterAlwaysOrNever) {
   EXPECT_TRUE(same(r, torch_whole(q, bank, 10)));
 }
 
+TEST(TopKTiled, OneTileRowsEqualTorch) {
+  // A bank that fits one tile takes the per-row threshold path (Note [one-tile rows]) for k <= 64:
+  // lengths around the 16-lane width and the r = ceil(k / 16) boundaries.
+  torch::manual_seed(17);
+  for (int64_t M : {5L, 16L, 17L, 63L, 100L, 1648L, 2048L}) {
+    auto q = torch::randn({40, 32});
+    auto bank = torch::randn({M, 32});
+    for (int64_t k : {1L, 15L, 16L, 17L, 48L, 49L, 64L, 65L}) {
+      if (k > M) continue;
+      TopK ref = torch_whole(q, bank, k);
+      EXPECT_TRUE(same(topk_inner_product(q, bank, k), ref)) << "M " << M << " k " << k;
+    }
+  }
+  // Ties: quarter-integer scores, far more than 2 k of them at the threshold.
+  auto [tq, tb] = tied_inputs(30, 2000, 4, 21);
+  for (int64_t k : {1L, 20L, 64L}) EXPECT_TRUE(same(topk_inner_product(tq, tb, k), torch_whole(tq, tb, k))) << k;
+  // Two threads, too few queries per thread: two bank ranges of one tile each, merged.
+  auto q3 = torch::randn({3, 24}), b3 = torch::randn({4000, 24});
+  at::set_num_threads(2);
+  TopK two = topk_inner_product(q3, b3, 64);
+  at::set_num_threads(1);
+  EXPECT_TRUE(same(two, torch_whole(q3, b3, 64)));
+}
+
+TEST(TopKTiled, OneTileRowsWithNanInfAndZeros) {
+  // D = 1: scores are q * b exactly. Rows of all-NaN or all-zero scores keep every score past the
+  // threshold; a few NaN among finite scores must still come first.
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::nanf("");
+  torch::manual_seed(23);
+  auto bank = torch::randint(-3, 4, {2000}).to(torch::kFloat);
+  for (int64_t i : {7L, 500L, 1999L}) bank[i] = nan;
+  for (int64_t i : {3L, 900L}) bank[i] = inf;
+  for (int64_t i : {11L, 1200L}) bank[i] = -inf;
+  for (int64_t i : {40L, 41L, 1500L}) bank[i] = -0.f;
+  bank = bank.view({-1, 1});
+  auto q = torch::tensor({1.f, -1.f, 0.f, nan, 0.5f, -inf}).view({-1, 1});
+  for (int64_t k : {1L, 3L, 16L, 17L, 64L}) {
+    TopK ref = torch_whole(q, bank, k);
+    EXPECT_TRUE(same(topk_inner_product(q, bank, k), ref)) << "k " << k << "\n" << ref.indices;
+  }
+  // A NaN in every lane before its large scores: the threshold must not count one score twice.
+  auto rising = torch::cat({torch::full({16}, nan), torch::full({16}, 100.f), torch::arange(48.f)}).view({-1, 1});
+  auto one = torch::ones({1, 1});
+  EXPECT_TRUE(same(topk_inner_product(one, rising, 64), torch_whole(one, rising, 64)));
+}
+
 TEST(TopKTiled, SetBlasThreadsReturnsThePreviousCount) {
   const int old = set_blas_num_threads(1);
   if (old == 0) GTEST_SKIP() << "this BLAS has no thread control";
