@@ -293,6 +293,7 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
               {"threads", at::get_num_threads()},
               {"threads_policy", plan.threads.policy},
               {"jobs", plan.threads.jobs},
+              {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : ""},
               {"seed", c.seed},
               {"device", c.device},
               {"hostname", hostname()},

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <new>
+#include <string>
 
 #include "commands.h"
 #include "vlb/core/error.h"
@@ -63,10 +64,29 @@ int run_main(int argc, char** argv) {
 }  // namespace
 }  // namespace vlb::cli
 
+// Note [Passive OpenMP threads]: by default libgomp's idle workers spin for a while after each
+// parallel region, and OpenBLAS's own workers spin between GEMMs. With as many threads as cores
+// the two pools take turns on the same cores, and a small GEMM after a parallel region waits a
+// scheduler time slice (milliseconds) for its worker: at 2 threads on 2 cores a 60 ms ICIS run
+// spent 8 ms in a predict that takes 0.3 ms at 1 thread. Passive OpenMP workers sleep at once;
+// whole sweeps at 2 threads ran 1.1-1.6x faster that way (docs/performance.md). libgomp reads
+// OMP_WAIT_POLICY when it is loaded, before main, so `vlb run` and `vlb worker` set it and
+// execute themselves again, once (loading LibTorch twice costs about 0.7 s, so the other
+// commands do not, and ./vlb and the tests export it). A value the user set is kept. No result
+// depends on it: only who waits how.
+static void passive_openmp(int argc, char** argv) {
+  if (argc < 2 || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  const std::string command = argv[1];
+  if (command != "run" && command != "worker") return;
+  if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+  execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+}
+
 // Every error leaves main through here, so destructors (HDF5 handles, temporaries) have run and
 // the process exits normally, never from inside a library's own cleanup.
 int main(int argc, char** argv) {
   using namespace vlb::cli;
+  passive_openmp(argc, argv);
   try {
     return run_main(argc, argv);
   } catch (const vlb::EnvironmentError& e) {

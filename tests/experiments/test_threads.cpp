@@ -290,6 +290,21 @@ TEST(ThreadsCli, ExplicitCountsAreHonouredAndNamed) {
     EXPECT_EQ(read_json(t / ("tiny/" + run + "/env.json"))["threads_policy"], "--threads 3") << run;
 }
 
+// Note [Passive OpenMP threads]: the CLI makes OpenMP's idle workers sleep unless the user
+// chose otherwise, and env.json records which it was.
+TEST(ThreadsCli, OpenMpWorkersArePassiveUnlessTheUserChose) {
+  TempDir t;
+  vlb::test::write_text(t / "spec.yaml", tiny_spec("{threads: 2, seeds: [0]}"));
+  for (const auto& [env, want] : {std::pair<std::string, std::string>{"-u OMP_WAIT_POLICY", "PASSIVE"},
+                                  {"OMP_WAIT_POLICY=active", "active"}}) {
+    auto r = vlb::test::run_command("env " + env + " '" VLB_CLI "' run " + t / "spec.yaml" +
+                                    " --no-progress --force --results " + t.path() + " 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    for (const auto& run : run_dir_names(t / "tiny"))
+      EXPECT_EQ(read_json(t / ("tiny/" + run + "/env.json"))["omp_wait_policy"], want) << env;
+  }
+}
+
 // Note [Devices]: runtime.device is resolved at plan time. Without a CUDA device (always so in
 // CI) `cuda` stops the sweep before any run, naming the key; `auto` runs on the CPU under the
 // very keys of a spec without the key.
