@@ -53,7 +53,7 @@ std::unique_ptr<DatasetSource> make_cached_generator_source(const std::string& n
 }
 
 bool is_synthetic(const RegistryEntry<DatasetSource>& e) {
-  return std::find(e.tags.begin(), e.tags.end(), kSyntheticTag) != e.tags.end();
+  return has_tag(e.tags, kSyntheticTag);
 }
 
 std::vector<std::string> synthetic_source_names(const DatasetRegistry& reg) {

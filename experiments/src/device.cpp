@@ -3,8 +3,6 @@
 #include <ATen/Context.h>
 #include <fmt/format.h>
 
-#include <algorithm>
-
 namespace vlb {
 
 // Note [Devices]: runtime.device is resolved per run at plan time, so that a sweep that cannot
@@ -17,8 +15,7 @@ std::string resolve_device(const yamlr::Node& n, const RegistryEntry<Method>& me
     yamlr::fail(n, "'" + d + "' is not one of cpu, cuda, auto");
   if (d == "cpu") return d;
   const bool gpu = at::hasCUDA();
-  const auto& tags = method.tags;
-  const bool capable = std::find(tags.begin(), tags.end(), "device:cuda") != tags.end();
+  const bool capable = has_tag(method.tags, "device:cuda");
   if (d == "auto") return gpu && capable ? "cuda" : "cpu";
   if (!gpu)
     yamlr::fail(n, "cuda: this LibTorch sees no CUDA device (a CPU build, or no GPU here); use "

@@ -206,25 +206,22 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
     ctx.seed = c.seed;
     ctx.threads = plan.threads.threads;
     ctx.device = c.device;
-    ctx.log = [&](const std::string& line) {
-      log_text += fmt::format("[{:8.2f}s] {}\n", seconds_since(t0), line);
-    };
-    std::unique_ptr<Method> method;
-    if (auto fitted = together ? together->take(r) : std::nullopt) {
-      method = std::move(fitted->method);
+    ctx.log = [&](const std::string& line) { log_text += log_line(t0, line); };
+    std::optional<TrainedTogether::Fitted> fitted;
+    if (together) fitted = together->take(r);
+    std::unique_ptr<Method> method =
+        fitted ? std::move(fitted->method) : reg.methods.create(c.method, c.method_params);
+    // Seed and threads right before fit, so nothing earlier in the sweep can shift the stream.
+    at::set_num_threads(plan.threads.threads);
+    at::manual_seed(c.seed);
+    if (fitted) {
       log_text = fmt::format("trained together with {} other runs of this sweep in {:.2f}s "
                              "(the times below count from the group's start)\n",
                              fitted->members - 1, fitted->group_seconds) +
                  fitted->log;
       fit_s = fitted->group_seconds / fitted->members;
       together_json = {{"members", fitted->members}, {"group_fit_seconds", fitted->group_seconds}};
-      at::set_num_threads(plan.threads.threads);
-      at::manual_seed(c.seed);
     } else {
-      method = reg.methods.create(c.method, c.method_params);
-      // Seed and threads right before fit, so nothing earlier in the sweep can shift the stream.
-      at::set_num_threads(plan.threads.threads);
-      at::manual_seed(c.seed);
       ctx.generator = at::make_generator<at::CPUGeneratorImpl>(c.seed);
       auto tf = Clock::now();
       method->fit(train, ctx);
@@ -284,6 +281,7 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
                     {"metrics", json::object()}};
   }
 
+  const char* omp_wait_policy = std::getenv("OMP_WAIT_POLICY");
   json env = {{"vlb_version", vlb_version()},
               {"git_sha", git.sha},
               {"git_dirty", git.dirty ? json(*git.dirty) : json("unknown")},
@@ -293,7 +291,7 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
               {"threads", at::get_num_threads()},
               {"threads_policy", plan.threads.policy},
               {"jobs", plan.threads.jobs},
-              {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : ""},
+              {"omp_wait_policy", omp_wait_policy ? omp_wait_policy : ""},
               {"seed", c.seed},
               {"device", c.device},
               {"hostname", hostname()},
@@ -325,6 +323,10 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
     guard.armed = false;
   }
   return out;
+}
+
+std::string log_line(Clock::time_point t0, const std::string& text) {
+  return fmt::format("[{:8.2f}s] {}\n", seconds_since(t0), text);
 }
 
 std::string summary_text(const std::string& experiment, const SweepSummary& s) {

@@ -30,6 +30,9 @@ inline double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+/// A method's log line as log.txt keeps it: "[   12.34s] text\n", timed from `t0`.
+std::string log_line(Clock::time_point t0, const std::string& text);
+
 struct Outcome {
   bool ok = false;
   std::string error;

@@ -24,7 +24,7 @@ TrainedTogether::TrainedTogether(const Plan& plan, const std::vector<const Plann
   for (const PlannedRun* r : runs) {
     const RunConfig& c = r->config;
     if (!c.train_together || !r->dataset) continue;
-    if (!together_tagged(reg.methods.get(c.method).tags)) continue;
+    if (!has_tag(reg.methods.get(c.method).tags, "together")) continue;
     const std::string key = c.method + "\n" + r->dataset->fingerprint + "\n" + c.train_split;
     Group*& g = filling[key];
     if (!g || g->runs.size() >= cap) {
@@ -65,9 +65,7 @@ void TrainedTogether::fit(Group& g) {
     s.ctx.device = c.device;
     s.ctx.generator = at::make_generator<at::CPUGeneratorImpl>(c.seed);
     std::string* log = &s.log;
-    s.ctx.log = [log, t0](const std::string& line) {
-      *log += fmt::format("[{:8.2f}s] {}\n", seconds_since(t0), line);
-    };
+    s.ctx.log = [log, t0](const std::string& line) { *log += log_line(t0, line); };
     members.push_back({s.method.get(), &s.train, &s.ctx, {}});
   }
   if (members.size() < 2) return;  // nothing to share: the runs fit alone

@@ -251,29 +251,17 @@ class LinearProbe final : public Method {
   void fit_together(std::vector<Member>& members) override {
     std::vector<Member> distinct;
     std::vector<size_t> source(members.size());  // member -> its problem in distinct
-    std::vector<bool> first(members.size(), false);
     for (size_t i = 0; i < members.size(); ++i) {
-      auto* p = dynamic_cast<LinearProbe*>(members[i].method);
       size_t j = 0;
-      for (; p && p->o_.optimizer == "lbfgs" && j < distinct.size(); ++j) {
-        auto* q = static_cast<LinearProbe*>(distinct[j].method);
-        if (q->o_.optimizer == "lbfgs" && q->o_.l2 == p->o_.l2 &&
-            q->o_.max_iter == p->o_.max_iter && q->o_.normalize == p->o_.normalize &&
-            same_rows(*distinct[j].train, *members[i].train))
-          break;
-      }
-      if (!p || p->o_.optimizer != "lbfgs" || j == distinct.size()) {
-        j = distinct.size();
-        distinct.push_back(members[i]);
-        first[i] = true;
-      }
+      while (j < distinct.size() && !same_lbfgs_problem(distinct[j], members[i])) ++j;
+      if (j == distinct.size()) distinct.push_back(members[i]);
       source[i] = j;
     }
     Method::fit_together(distinct);
     for (size_t i = 0; i < members.size(); ++i) {
       const Member& d = distinct[source[i]];
       members[i].error = d.error;
-      if (first[i] || !d.error.empty()) continue;
+      if (d.method == members[i].method || !d.error.empty()) continue;
       auto* to = static_cast<LinearProbe*>(members[i].method);
       const auto* from = static_cast<const LinearProbe*>(d.method);
       to->W_ = from->W_;  // never written after fit: sharing the storage is safe
@@ -285,9 +273,16 @@ class LinearProbe final : public Method {
   }
 
  private:
-  static bool same_rows(const DataView& a, const DataView& b) {
-    return a.dataset == b.dataset && a.split == b.split && a.rows.sizes() == b.rows.sizes() &&
-           torch::equal(a.rows, b.rows);
+  static bool same_lbfgs_problem(const Member& a, const Member& b) {
+    const auto* p = dynamic_cast<const LinearProbe*>(a.method);
+    const auto* q = dynamic_cast<const LinearProbe*>(b.method);
+    if (!p || !q || p->o_.optimizer != "lbfgs" || q->o_.optimizer != "lbfgs") return false;
+    if (p->o_.l2 != q->o_.l2 || p->o_.max_iter != q->o_.max_iter ||
+        p->o_.normalize != q->o_.normalize)
+      return false;
+    const DataView &x = *a.train, &y = *b.train;
+    return x.dataset == y.dataset && x.split == y.split && x.rows.sizes() == y.rows.sizes() &&
+           torch::equal(x.rows, y.rows);
   }
 
   LinearProbeOptions o_;

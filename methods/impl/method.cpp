@@ -28,10 +28,6 @@ at::Generator generator_of(const RunContext& ctx) {
   return ctx.generator.defined() ? ctx.generator : at::detail::getDefaultCPUGenerator();
 }
 
-bool together_tagged(const std::vector<std::string>& tags) {
-  return std::find(tags.begin(), tags.end(), "together") != tags.end();
-}
-
 SerialIntraOp::SerialIntraOp() {
   if (at::in_parallel_region()) return;
   saved_ = at::get_num_threads();

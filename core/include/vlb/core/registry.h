@@ -2,6 +2,7 @@
 // A typed, explicit registry: name -> factory, help, parameter schema, version and tags.
 // Filled by explicit register_<name>(Registry&) calls gathered in experiments/src/builtins.cpp;
 // no static self-registration (it silently vanishes from static libraries).
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -15,6 +16,11 @@ namespace vlb {
 
 /// "did you mean 'x'?" for the closest candidate by edit distance (empty if none is close).
 std::string did_you_mean(const std::string& name, const std::vector<std::string>& candidates);
+
+/// Whether a registry entry's `tags` hold `tag` exactly.
+inline bool has_tag(const std::vector<std::string>& tags, const std::string& tag) {
+  return std::find(tags.begin(), tags.end(), tag) != tags.end();
+}
 
 template <class T>
 struct RegistryEntry {

@@ -91,9 +91,6 @@ class Method {
 // On a CPU the default fit_together is the batched form that pays: at these sizes one member's
 // GEMMs cannot keep several cores busy, so members run side by side, one per core. An override
 // may do better: linear_probe solves an L-BFGS problem that several seeds share only once.
-/// Whether `tags` (a registry entry's) hold "together".
-bool together_tagged(const std::vector<std::string>& tags);
-
 /// Runs ATen's own kernels single-threaded while alive (no effect inside a parallel region, where
 /// they already are). BLAS is left alone.
 class SerialIntraOp {
