@@ -31,4 +31,34 @@ DataView make_view(const Dataset& ds, const std::string& split) {
   return DataView{&ds, split, it->second};
 }
 
+Dataset to_device(const Dataset& ds, const std::string& device) {
+  const at::Device dev(device);
+  auto to = [&](at::Tensor& t) {
+    if (t.defined()) t = t.to(dev);
+  };
+  auto to_all = [&](auto& by_name) {
+    for (auto& kv : by_name) to(kv.second);
+  };
+  Dataset d = ds;
+  to(d.features);
+  to(d.label);
+  to(d.labels);
+  to(d.feature_maps);
+  to(d.partial_labels);
+  to_all(d.descriptors);
+  to_all(d.splits);
+  to_all(d.class_splits);
+  for (at::Tensor* t : {&d.texts.features, &d.texts.image, &d.texts.cls, &d.texts.source,
+                        &d.texts.type, &d.texts.partner, &d.texts.parent})
+    to(*t);
+  to_all(d.texts.towers);
+  for (auto& kv : d.groups)
+    for (at::Tensor* t : {&kv.second.image, &kv.second.text, &kv.second.subset}) to(*t);
+  return d;
+}
+
+DataView rebase(const DataView& view, const Dataset& on) {
+  return DataView{&on, view.split, view.rows.to(on.features.device())};
+}
+
 }  // namespace vlb

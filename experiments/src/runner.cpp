@@ -20,6 +20,7 @@
 #include <set>
 #include <yaml-cpp/yaml.h>
 
+#include "device.h"
 #include "runner_detail.h"
 #include "select_detail.h"
 #include "vlb/core/clock.h"
@@ -200,6 +201,10 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
     // The K-shot draw depends on the run seed alone (its own generator), see fewshot.h.
     DataView train = sample_shots(make_view(ds, c.train_split), c.shots, c.seed);
     DataView eval = make_view(ds, c.eval_split);
+    // The method sees the same rows of its device's copy; metrics and predictions.h5 read `ds`.
+    std::shared_ptr<const Dataset> run_ds = dataset_on(r.dataset, c.device);
+    DataView run_train = c.device == "cpu" ? train : rebase(train, *run_ds);
+    DataView run_eval = c.device == "cpu" ? eval : rebase(eval, *run_ds);
     n_train = train.size();
     n_eval = eval.size();
     RunContext ctx;
@@ -224,11 +229,11 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
     } else {
       ctx.generator = at::make_generator<at::CPUGeneratorImpl>(c.seed);
       auto tf = Clock::now();
-      method->fit(train, ctx);
+      method->fit(run_train, ctx);
       fit_s = seconds_since(tf);
     }
     auto tp = Clock::now();
-    Prediction pred = method->predict(eval, ctx);
+    Prediction pred = to_cpu(method->predict(run_eval, ctx));
     predict_s = seconds_since(tp);
     // Scalar side outputs (epochs run, selected epochs, diagnostics) are kept next to the metrics.
     for (const auto& [name, t] : pred.aux)
@@ -253,7 +258,7 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
         PredictionsOptions{c.predictions, c.predictions_topk, c.predictions_max_mb});
     // After everything evaluated: the selection rows change no eval number nor a stored prediction.
     if (c.select.active)
-      selection = select_detail::evaluate_selection(*method, ds, c, train, ctx, reg);
+      selection = select_detail::evaluate_selection(*method, ds, *run_ds, c, train, ctx, reg);
     out.ok = true;
   } catch (const std::exception& e) {
     out.error = e.what();

@@ -141,12 +141,12 @@ void check_selection(const Plan& plan, const SelectSpec& sel) {
   }
 }
 
-nlohmann::json evaluate_selection(Method& method, const Dataset& ds, const RunConfig& c,
-                                  const DataView& train, const RunContext& ctx,
-                                  const Registries& reg) {
+nlohmann::json evaluate_selection(Method& method, const Dataset& ds, const Dataset& run_ds,
+                                  const RunConfig& c, const DataView& train,
+                                  const RunContext& ctx, const Registries& reg) {
   DataView rows = selection_view(ds, c, train);
   if (rows.size() == 0) throw Error("select: the selection rows are empty");
-  Prediction pred = method.predict(rows, ctx);
+  Prediction pred = to_cpu(method.predict(&run_ds == &ds ? rows : rebase(rows, run_ds), ctx));
   Targets targets{rows.label(), rows.labels(), ds.num_classes(), &ds, rows.rows};
   nlohmann::json values = nlohmann::json::object(), higher = nlohmann::json::object();
   std::string errors;

@@ -48,8 +48,9 @@ void check_selection(const Plan& plan, const SelectSpec& sel);
 
 /// What a run with an active select writes under metrics.json "selection": predicts `method` on
 /// the selection rows and computes the run's metrics there. Error when select.metric is not
-/// among the values computed.
-nlohmann::json evaluate_selection(Method& method, const Dataset& ds, const RunConfig& c,
+/// among the values computed. `run_ds` is what the method runs on: `ds` or its device copy.
+nlohmann::json evaluate_selection(Method& method, const Dataset& ds, const Dataset& run_ds,
+                                  const RunConfig& c,
                                   const DataView& train, const RunContext& ctx,
                                   const Registries& reg);
 

@@ -23,7 +23,8 @@ TrainedTogether::TrainedTogether(const Plan& plan, const std::vector<const Plann
   std::map<std::string, Group*> filling;
   for (const PlannedRun* r : runs) {
     const RunConfig& c = r->config;
-    if (!c.train_together || !r->dataset) continue;
+    // On a GPU one run's kernels already queue up on the device: grouping is for CPU runs.
+    if (!c.train_together || !r->dataset || c.device != "cpu") continue;
     if (!has_tag(reg.methods.get(c.method).tags, "together")) continue;
     const std::string key = c.method + "\n" + r->dataset->fingerprint + "\n" + c.train_split;
     Group*& g = filling[key];

@@ -178,8 +178,8 @@ class LinearProbe final : public Method {
       throw ConfigError("linear_probe: the training split '" + train.split + "' is empty");
     if (o_.normalize) x = l2_normalize(x);
     const int64_t C = train.dataset->num_classes();
-    W_ = torch::zeros({x.size(1), C}, torch::requires_grad());
-    b_ = torch::zeros({C}, torch::requires_grad());
+    W_ = torch::zeros({x.size(1), C}, x.options().requires_grad(true));
+    b_ = torch::zeros({C}, x.options().requires_grad(true));
     auto objective = [&](const at::Tensor& xb, const at::Tensor& yb) {
       auto logits = torch::addmm(b_, xb, W_);
       return torch::nn::functional::cross_entropy(logits, yb) + 0.5 * o_.l2 * W_.pow(2).sum();
@@ -219,7 +219,8 @@ class LinearProbe final : public Method {
       fit_aux_["final_objective"] = torch::tensor({final_objective}, torch::kDouble);
     } else {
       torch::optim::Adam opt({W_, b_}, torch::optim::AdamOptions(o_.lr));
-      MiniBatches batches(x.size(0), MiniBatchOptions{o_.batch_size}, generator_of(ctx));
+      MiniBatches batches(x.size(0), MiniBatchOptions{o_.batch_size, 1, ctx.device},
+                          generator_of(ctx));
       for (int64_t epoch = 0; epoch < o_.epochs; ++epoch) {
         for (const auto& idx : batches.epoch()) {
           opt.zero_grad();
@@ -296,17 +297,17 @@ class LinearProbe final : public Method {
 void register_baselines(MethodRegistry& reg) {
   reg.add(make_entry<Method, ZeroShot>(
       {"zeroshot", "Zero-shot CLIP: cosine to class text embeddings (prompt ensemble averaged)",
-       {task_tag(Task::kClassification), task_tag(Task::kGzsl), "training_free",
+       {task_tag(Task::kClassification), task_tag(Task::kGzsl), "training_free", "device:cuda",
         "needs:class_texts?descriptor=", "needs:descriptor:@descriptor?descriptor!="}},
       zeroshot_options()));
   reg.add(make_entry<Method, NearestClassMean>(
       {"ncm", "Nearest class mean: cosine to normalized class means of the training features",
-       {task_tag(Task::kClassification), "training_free"}},
+       {task_tag(Task::kClassification), "training_free", "device:cuda"}},
       ncm_options()));
   reg.add(make_entry<Method, LinearProbe>(
       {"linear_probe",
        "Multinomial logistic regression on frozen features (L2, L-BFGS or seeded Adam)",
-       {task_tag(Task::kClassification), "trains", "together"}},
+       {task_tag(Task::kClassification), "trains", "together", "device:cuda"}},
       linear_probe_options()));
 }
 

@@ -35,10 +35,12 @@ at::Tensor neighbour_representation(const at::Tensor& x, const at::Tensor& texts
       w = torch::softmax(nn.values / sel.temperature, 1) * static_cast<double>(k);
       break;
     case Weighting::kRankDecay:
-      w = (1.0 / torch::log2(torch::arange(k, torch::kFloat) + 2.0)).unsqueeze(0).expand_as(nn.values);
+      w = (1.0 / torch::log2(torch::arange(k, nn.values.options()) + 2.0))
+              .unsqueeze(0)
+              .expand_as(nn.values);
       break;
   }
-  auto out = torch::zeros({x.size(0), M}, torch::kFloat);
+  auto out = torch::zeros({x.size(0), M}, nn.values.options());
   out.scatter_(1, nn.indices, nn.values * w);
   return out;
 }
@@ -50,12 +52,17 @@ at::Tensor zeroshot_scores(const at::Tensor& rep, const at::Tensor& cls, const a
   auto t = type.to(torch::kLong);
   auto is_aa = t.eq(static_cast<int64_t>(TextType::kAttribute)) | t.eq(static_cast<int64_t>(TextType::kAnalogy));
   auto is_ns = t.eq(static_cast<int64_t>(TextType::kName)) | t.eq(static_cast<int64_t>(TextType::kSynonym));
-  auto scores = torch::empty({n, num_classes}, torch::kFloat);
-  auto cls_a = cls.accessor<int64_t, 1>();
-  // Column lists per class (texts of one class need not be contiguous in the file).
+  auto scores = torch::empty({n, num_classes}, rep.options());
+  // Column lists per class (texts of one class need not be contiguous in the file), read on the
+  // host; each list goes back to rep's device once.
+  const at::Tensor cls_h = cls.cpu(), aa_h = is_aa.cpu(), ns_h = is_ns.cpu();
+  auto cls_a = cls_h.accessor<int64_t, 1>();
   std::vector<std::vector<int64_t>> aa(num_classes), ns(num_classes);
-  auto aa_a = is_aa.accessor<bool, 1>();
-  auto ns_a = is_ns.accessor<bool, 1>();
+  auto aa_a = aa_h.accessor<bool, 1>();
+  auto ns_a = ns_h.accessor<bool, 1>();
+  auto columns = [&](const std::vector<int64_t>& v) {
+    return torch::tensor(v, torch::kLong).to(rep.device());
+  };
   for (int64_t j = 0; j < cls.size(0); ++j) {
     if (cls_a[j] < 0 || cls_a[j] >= num_classes) continue;
     if (aa_a[j]) aa[cls_a[j]].push_back(j);
@@ -69,13 +76,13 @@ at::Tensor zeroshot_scores(const at::Tensor& rep, const at::Tensor& cls, const a
       col.fill_(-std::numeric_limits<float>::infinity());
       continue;
     }
-    auto sum = torch::zeros({n}, torch::kFloat);
-    if (n_aa) sum += rep.index_select(1, torch::tensor(aa[c], torch::kLong)).sum(1);
+    auto sum = torch::zeros({n}, rep.options());
+    if (n_aa) sum += rep.index_select(1, columns(aa[c])).sum(1);
     // Note [class without a name text]: the official code always has a name text; with none we
     // average the attribute/analogy texts alone rather than invent a max term.
     int64_t count = n_aa;
     if (n_ns) {
-      sum += std::get<0>(rep.index_select(1, torch::tensor(ns[c], torch::kLong)).max(1));
+      sum += std::get<0>(rep.index_select(1, columns(ns[c])).max(1));
       count += 1;
     }
     col.copy_(100.0 * sum / static_cast<double>(count));
@@ -104,7 +111,7 @@ at::Tensor ovo_rerank(const at::Tensor& scores, const at::Tensor& x, const PairT
   const int64_t n = scores.size(0);
   top = std::min<int64_t>(top, scores.size(1));
   auto out = scores.clone();
-  auto mask = torch::zeros({n}, torch::kBool);
+  auto mask = torch::zeros({n}, scores.options().dtype(torch::kBool));
   if (top < 2 || n == 0) {
     if (reranked) *reranked = mask;
     return out;
@@ -118,15 +125,22 @@ at::Tensor ovo_rerank(const at::Tensor& scores, const at::Tensor& x, const PairT
   if (reranked) *reranked = mask;
   if (rows.numel() == 0 || !pairs.features.defined() || pairs.features.size(0) == 0) return out;
 
+  // Note [re-ranking on the host]: the one-vs-one vote is a short sequential loop per uncertain
+  // row; its inputs (similarities to the pair texts, top classes) are copied to the host once and
+  // the new scores go back in one index_put_.
   std::map<std::pair<int64_t, int64_t>, std::vector<int64_t>> pair_rows;
-  auto pc = pairs.cls.accessor<int64_t, 1>();
-  auto po = pairs.partner.accessor<int64_t, 1>();
+  const at::Tensor pc_h = pairs.cls.cpu(), po_h = pairs.partner.cpu();
+  auto pc = pc_h.accessor<int64_t, 1>();
+  auto po = po_h.accessor<int64_t, 1>();
   for (int64_t p = 0; p < pairs.cls.size(0); ++p) pair_rows[{pc[p], po[p]}].push_back(p);
-  auto sims = torch::mm(x.index_select(0, rows), pairs.features.t());  // [r, P]
-  auto idx = best.indices.index_select(0, rows);
-  auto top1 = best.values.index_select(0, rows).select(1, 0);
+  const at::Tensor sims = torch::mm(x.index_select(0, rows), pairs.features.t()).cpu();  // [r, P]
+  const at::Tensor idx = best.indices.index_select(0, rows).cpu();
+  const at::Tensor top1 = best.values.index_select(0, rows).select(1, 0).cpu();
+  const at::Tensor rows_h = rows.cpu();
   auto idx_a = idx.accessor<int64_t, 2>();
-  for (int64_t r = 0; r < rows.size(0); ++r) {
+  std::vector<int64_t> put_row, put_col;
+  std::vector<float> put_value;
+  for (int64_t r = 0; r < rows_h.size(0); ++r) {
     auto srow = sims[r];
     auto side = [&](int64_t c, int64_t o, double* v) {
       auto it = pair_rows.find({c, o});
@@ -149,11 +163,17 @@ at::Tensor ovo_rerank(const at::Tensor& scores, const at::Tensor& x, const PairT
     for (int64_t a = 0; a < top; ++a) order[a] = a;
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return s[a] > s[b]; });
     // Re-ranked classes go above every other class, in their new order.
-    const int64_t row = rows[r].item<int64_t>();
+    const int64_t row = rows_h[r].item<int64_t>();
     const float base = top1[r].item<float>();
-    for (int64_t rank = 0; rank < top; ++rank)
-      out[row][idx_a[r][order[rank]]] = base + static_cast<float>(top - rank);
+    for (int64_t rank = 0; rank < top; ++rank) {
+      put_row.push_back(row);
+      put_col.push_back(idx_a[r][order[rank]]);
+      put_value.push_back(base + static_cast<float>(top - rank));
+    }
   }
+  auto on = [&](auto&& t) { return t.to(out.device()); };
+  out.index_put_({on(torch::tensor(put_row, torch::kLong)), on(torch::tensor(put_col, torch::kLong))},
+                 on(torch::tensor(put_value, torch::kFloat)));
   return out;
 }
 

@@ -44,7 +44,7 @@ const Texts& typed_texts(const Dataset& ds, const char* method) {
 
 // Rows of `t` with class >= 0 and a type in `types` (in file order).
 at::Tensor select_typed(const Texts& t, const std::vector<TextType>& types) {
-  auto keep = torch::zeros({t.size()}, torch::kBool);
+  auto keep = torch::zeros({t.size()}, t.cls.options().dtype(torch::kBool));
   for (TextType ty : types) keep |= t.type.to(torch::kLong).eq(static_cast<int64_t>(ty));
   keep &= t.cls.ge(0);
   return keep.nonzero().flatten();
@@ -358,7 +358,7 @@ class CacheAdapter : public Method {
       // Note [leave-one-out search]: without a validation split, each shot is scored against the
       // cache of all other shots (its own key excluded from the affinity, the min-max and the sum).
       auto a = torch::mm(keys_, keys_.t());
-      auto eye = torch::eye(a.size(0), torch::kBool);
+      auto eye = torch::eye(a.size(0), a.options().dtype(torch::kBool));
       if (coder_) {
         auto off_min = std::get<0>(a.masked_fill(eye, std::numeric_limits<float>::infinity()).min(1, true));
         a = coder::row_minmax(torch::where(eye, off_min.expand_as(a), a));
@@ -423,12 +423,13 @@ class CacheAdapter : public Method {
   void select_bank(const Dataset& ds, const RunContext& ctx) {
     const Texts& t = ds.texts;
     if (t.size() == 0) throw DataError(ds.path, "/texts", "coder_fewshot needs a text bank (/texts)");
-    auto keep = torch::zeros({t.size()}, torch::kBool);
+    const auto as_mask = t.cls.options().dtype(torch::kBool);
+    auto keep = torch::zeros({t.size()}, as_mask);
     if (bank_ != "free") {
       if (!t.type.defined())
         throw DataError(ds.path, "/texts/type", "coder_fewshot: params.bank '" + bank_ +
                                                    "' uses typed class texts but the file has no /texts/type");
-      keep |= torch::zeros({t.size()}, torch::kBool).index_fill_(0, select_typed(t, types_), true);
+      keep |= torch::zeros({t.size()}, as_mask).index_fill_(0, select_typed(t, types_), true);
     }
     if (bank_ != "typed") keep |= t.cls.lt(0) & t.image.lt(0);
     auto rows = keep.nonzero().flatten();
@@ -477,14 +478,14 @@ class CacheAdapter : public Method {
   }
 
   at::Tensor base_logits(const at::Tensor& x) const {
-    if (base_ == "none") return torch::zeros({x.size(0), C_}, torch::kFloat);
+    if (base_ == "none") return torch::zeros({x.size(0), C_}, x.options());
     return 100.0 * torch::mm(x, W_.t());
   }
 
   // Leave-one-out base logits: a class mean without the scored shot (text base is unaffected).
   at::Tensor base_logits_loo(const at::Tensor& xs, const at::Tensor& y) const {
     if (base_ != "class_mean") return base_logits(xs);
-    auto sums = torch::zeros({C_, xs.size(1)}, torch::kFloat).index_add_(0, y, xs);
+    auto sums = torch::zeros({C_, xs.size(1)}, xs.options()).index_add_(0, y, xs);
     auto own = sums.index_select(0, y) - xs;  // [n, D]: own class sum without the row itself
     auto logits = 100.0 * torch::mm(xs, l2_normalize(sums).t());
     auto own_cos = 100.0 * (xs * l2_normalize(own)).sum(1);
@@ -524,23 +525,26 @@ void register_coder(MethodRegistry& reg) {
   reg.add(make_entry<Method, CoderZeroShot>(
       {"coder_zeroshot",
        "CODER zero-shot: mean of attribute/analogy similarities + max of name/synonym",
-       {task_tag(Task::kClassification), "training_free", "needs:class_texts", "needs:text_types"}},
+       {task_tag(Task::kClassification), "training_free", "device:cuda", "needs:class_texts",
+        "needs:text_types"}},
       coder_zeroshot_options()));
   reg.add(make_entry<Method, CoderZeroShot>(
       {"coder_star",
        "CODER*: CODER zero-shot + one-vs-one re-ranking of the top classes when unsure",
-       {task_tag(Task::kClassification), "training_free", "needs:class_texts", "needs:text_types"}},
+       {task_tag(Task::kClassification), "training_free", "device:cuda", "needs:class_texts",
+        "needs:text_types"}},
       coder_star_options()));
   reg.add(make_entry<Method, CacheAdapter>(
       {"coder_fewshot", "CODER-Adapter: training-free cache over text-neighbour representations",
        {task_tag(Task::kFewShotTextBank), task_tag(Task::kClassification), "training_free",
-        "needs:texts", "needs:text_types?bank!=free", "needs:class_texts?base_logits=text",
+        "device:cuda", "needs:texts", "needs:text_types?bank!=free", "needs:class_texts?base_logits=text",
         "needs:split:@search_split?search=val,no_split=error"}},
       coder_fewshot_options()));
   reg.add(make_entry<Method, CacheAdapter>(
       {"tip_adapter",
        "Tip-Adapter (training-free): zero-shot logits + alpha * exp(-beta (1 - f K^T)) V",
-       {task_tag(Task::kClassification), "training_free", "needs:class_texts?base_logits=text",
+       {task_tag(Task::kClassification), "training_free", "device:cuda",
+        "needs:class_texts?base_logits=text",
         "needs:split:@search_split?search=val,no_split=error"}},
       tip_adapter_options()));
 }

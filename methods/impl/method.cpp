@@ -24,6 +24,13 @@ const char* to_string(Task t) {
 
 std::string task_tag(Task t) { return std::string("task:") + to_string(t); }
 
+Prediction to_cpu(Prediction p) {
+  if (p.scores.defined()) p.scores = p.scores.cpu();
+  for (auto& kv : p.aux)
+    if (kv.second.defined()) kv.second = kv.second.cpu();
+  return p;
+}
+
 at::Generator generator_of(const RunContext& ctx) {
   return ctx.generator.defined() ? ctx.generator : at::detail::getDefaultCPUGenerator();
 }

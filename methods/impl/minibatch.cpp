@@ -17,6 +17,7 @@ MiniBatches::MiniBatches(int64_t n, MiniBatchOptions o, std::optional<at::Genera
 std::vector<at::Tensor> MiniBatches::epoch() {
   const auto opts = at::TensorOptions().dtype(at::kLong);
   at::Tensor perm = gen_ ? at::randperm(n_, *gen_, opts) : at::randperm(n_, opts);
+  if (o_.device != "cpu") perm = perm.to(at::Device(o_.device));
   std::vector<at::Tensor> out;
   for (int64_t start = 0; start < n_; start += o_.batch_size) {
     const int64_t len = std::min(o_.batch_size, n_ - start);

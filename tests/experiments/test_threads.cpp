@@ -334,4 +334,21 @@ TEST(DeviceCli, CudaWithoutADeviceFailsAtPlanTimeAndAutoKeepsCpuKeys) {
   for (const auto& run : runs) EXPECT_EQ(read_json(t / ("a/tiny/" + run + "/env.json"))["device"], "cpu");
 }
 
+// A method without a GPU path is refused on cuda whatever the machine, before any run.
+TEST(DeviceCli, AMethodWithoutAGpuPathIsRefusedAtPlanTimeOnAnyMachine) {
+  TempDir t;
+  vlb::test::write_text(t / "spec.yaml",
+                        "experiment: nogpu\n"
+                        "dataset: {source: synth, params: {classes: 5, dim: 16, train_per_class: 8, "
+                        "test_per_class: 6}}\n"
+                        "methods: [{name: knn}]\n"
+                        "metrics: [top1]\n"
+                        "runtime: {device: cuda, seeds: [0]}\n");
+  auto c = run_cli("run " + t / "spec.yaml" + " --no-progress --results " + t.path());
+  EXPECT_EQ(c.exit_code, 2) << c.output;
+  EXPECT_TRUE(contains(c.output, "runtime.device")) << c.output;
+  EXPECT_TRUE(contains(c.output, "method 'knn' has no GPU path")) << c.output;
+  EXPECT_FALSE(fs::exists(t / "nogpu"));
+}
+
 }  // namespace

@@ -113,6 +113,14 @@ struct DataView {
 /// Throws ConfigError naming the available splits when `split` is absent.
 DataView make_view(const Dataset& ds, const std::string& split);
 
+/// A copy of `ds` with every tensor on `device` ("cpu", "cuda", "cuda:1"), strings and sizes as
+/// they are. Note [Datasets on a device]: a run on a GPU copies its dataset there once, so a method
+/// finds features, labels, splits and texts where it computes; a method that reads a tensor's
+/// elements on the host (accessors, data_ptr) copies that tensor back itself, in plain sight.
+Dataset to_device(const Dataset& ds, const std::string& device);
+/// The same rows of `view` as a view of `on`, a to_device copy of view.dataset.
+DataView rebase(const DataView& view, const Dataset& on);
+
 // ---- Dataset sources: how a spec's `dataset:` block becomes a Dataset ------------------------
 
 struct SourceContext {

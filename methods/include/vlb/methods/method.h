@@ -41,7 +41,10 @@ const char* to_string(Task t);
 struct RunContext {
   uint64_t seed = 0;   // torch's global generator is seeded with it before fit()
   int threads = 1;     // at::set_num_threads was called with it
-  std::string device = "cpu";  // "cuda" only for methods tagged "device:cuda" (runtime.device)
+  // "cuda" only for methods tagged "device:cuda" (runtime.device): the run's dataset is then a
+  // to_device copy, and such a method creates every tensor there (Note [Devices]). Random draws
+  // stay on the CPU generator below and are copied up, so both devices start from the same state.
+  std::string device = "cpu";
   std::function<void(const std::string&)> log = [](const std::string&) {};
   /// The run's own generator, seeded with `seed` (the same stream as the global one after
   /// at::manual_seed(seed)). Empty: use the global one. Note [Trained together].
@@ -55,6 +58,10 @@ struct Prediction {
   at::Tensor scores;                       // see the task shapes above
   std::map<std::string, at::Tensor> aux;   // optional extra outputs (neighbour ids, refined labels)
 };
+
+/// The same prediction with every tensor on the CPU: the one copy a run on a device makes of its
+/// results, for the metrics and predictions.h5 (Note [Devices] in experiments/src/device.cpp).
+Prediction to_cpu(Prediction p);
 
 class Method {
  public:

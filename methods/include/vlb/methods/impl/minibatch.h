@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace vlb {
@@ -19,6 +20,9 @@ struct MiniBatchOptions {
   int64_t batch_size = 32;
   /// A final batch with fewer rows is dropped (2 for contrastive losses, which need a pair).
   int64_t min_batch = 1;
+  /// Where the index tensors go: drawn on the CPU generator (the same batches on every device),
+  /// then copied there once per epoch.
+  std::string device = "cpu";
 };
 
 class MiniBatches {
