@@ -21,9 +21,7 @@ using vlb::test::write_text;
 
 namespace {
 
-bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
+using vlb::test::contains;
 
 at::Tensor seeded(std::vector<int64_t> shape, uint64_t seed) {
   return at::randn(shape, at::detail::createCPUGenerator(seed));

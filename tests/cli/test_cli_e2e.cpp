@@ -15,9 +15,7 @@ using vlb::test::TempDir;
 
 namespace {
 
-bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
+using vlb::test::contains;
 
 TEST(Cli, ListAndDescribePrintFromTheRegistry) {
   auto r = run_cli("list");

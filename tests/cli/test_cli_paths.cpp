@@ -26,9 +26,7 @@ using json = nlohmann::json;
 
 namespace {
 
-bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
+using vlb::test::contains;
 
 // A sweep of a few seconds: two methods on a small synthetic dataset, two seeds.
 std::string tiny_spec(const std::string& experiment, const std::string& methods = "[{name: zeroshot}, {name: ncm}]") {

@@ -17,9 +17,7 @@ using vlb::test::TempDir;
 
 namespace {
 
-bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
+using vlb::test::contains;
 
 std::vector<std::string> synthetic_names() {
   return vlb::synthetic_source_names(vlb::builtins().datasets);

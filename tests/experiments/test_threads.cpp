@@ -108,9 +108,7 @@ using vlb::test::run_cli;
 using vlb::test::run_dir_names;
 using vlb::test::TempDir;
 
-bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
+using vlb::test::contains;
 
 json read_json(const std::string& path) { return json::parse(read_text(path)); }
 

@@ -113,8 +113,6 @@ inline void write_plan(const std::string& exp, const std::vector<Run>& runs) {
   put(exp + "/.plan/current.json", j.dump());
 }
 
-inline bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
+using vlb::test::contains;
 
 }  // namespace vlb::gate_test

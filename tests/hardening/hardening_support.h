@@ -10,9 +10,7 @@
 
 namespace vlb::hardening {
 
-inline bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
+using vlb::test::contains;
 
 /// Standard-normal values from a generator of its own, so a test's inputs never depend on order.
 at::Tensor seeded(std::vector<int64_t> shape, uint64_t seed);

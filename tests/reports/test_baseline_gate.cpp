@@ -17,9 +17,7 @@ using test::read_text;
 using test::TempDir;
 using test::write_text;
 
-bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
+using vlb::test::contains;
 
 // One column (""), cls/top1 higher-is-better and cls/err lower-is-better. Each row is a method of
 // its own on dataset "d" (the identity baseline entries name).

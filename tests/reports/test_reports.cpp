@@ -127,9 +127,7 @@ std::string error_of(F&& f) {
   return "";
 }
 
-bool contains(const std::string& hay, const std::string& needle) {
-  return hay.find(needle) != std::string::npos;
-}
+using vlb::test::contains;
 
 // ---- load_runs ---------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ using test::read_text;
 using test::run_cli;
 using test::TempDir;
 
-bool contains(const std::string& s, const std::string& x) { return s.find(x) != std::string::npos; }
+using vlb::test::contains;
 
 /// The primary-metric table of the Markdown report (up to the next section).
 std::string main_table(const std::string& md) {

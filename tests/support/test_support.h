@@ -5,6 +5,11 @@
 
 namespace vlb::test {
 
+/// Whether `needle` occurs in `hay` (CLI output, a report, an error message).
+inline bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+
 /// A fresh directory under the system temp dir, removed (recursively) on destruction.
 class TempDir {
  public:
