@@ -58,6 +58,7 @@ Dataset to_device(const Dataset& ds, const std::string& device) {
 }
 
 DataView rebase(const DataView& view, const Dataset& on) {
+  if (&on == view.dataset) return view;
   return DataView{&on, view.split, view.rows.to(on.features.device())};
 }
 

@@ -203,8 +203,8 @@ Outcome execute(const Plan& plan, const PlannedRun& r, const Registries& reg, co
     DataView eval = make_view(ds, c.eval_split);
     // The method sees the same rows of its device's copy; metrics and predictions.h5 read `ds`.
     std::shared_ptr<const Dataset> run_ds = dataset_on(r.dataset, c.device);
-    DataView run_train = c.device == "cpu" ? train : rebase(train, *run_ds);
-    DataView run_eval = c.device == "cpu" ? eval : rebase(eval, *run_ds);
+    DataView run_train = rebase(train, *run_ds);
+    DataView run_eval = rebase(eval, *run_ds);
     n_train = train.size();
     n_eval = eval.size();
     RunContext ctx;

@@ -146,7 +146,7 @@ nlohmann::json evaluate_selection(Method& method, const Dataset& ds, const Datas
                                   const RunContext& ctx, const Registries& reg) {
   DataView rows = selection_view(ds, c, train);
   if (rows.size() == 0) throw Error("select: the selection rows are empty");
-  Prediction pred = to_cpu(method.predict(&run_ds == &ds ? rows : rebase(rows, run_ds), ctx));
+  Prediction pred = to_cpu(method.predict(rebase(rows, run_ds), ctx));
   Targets targets{rows.label(), rows.labels(), ds.num_classes(), &ds, rows.rows};
   nlohmann::json values = nlohmann::json::object(), higher = nlohmann::json::object();
   std::string errors;

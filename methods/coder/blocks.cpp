@@ -14,6 +14,14 @@
 
 namespace vlb::coder {
 
+namespace {
+// A list built on the host, as a tensor on `device` (one copy up).
+template <class T>
+at::Tensor list_on(const std::vector<T>& v, at::ScalarType dtype, const at::Device& device) {
+  return torch::tensor(v, dtype).to(device);
+}
+}  // namespace
+
 Weighting parse_weighting(const std::string& name) {
   if (name == "uniform") return Weighting::kUniform;
   if (name == "softmax") return Weighting::kSoftmax;
@@ -60,9 +68,6 @@ at::Tensor zeroshot_scores(const at::Tensor& rep, const at::Tensor& cls, const a
   std::vector<std::vector<int64_t>> aa(num_classes), ns(num_classes);
   auto aa_a = aa_h.accessor<bool, 1>();
   auto ns_a = ns_h.accessor<bool, 1>();
-  auto columns = [&](const std::vector<int64_t>& v) {
-    return torch::tensor(v, torch::kLong).to(rep.device());
-  };
   for (int64_t j = 0; j < cls.size(0); ++j) {
     if (cls_a[j] < 0 || cls_a[j] >= num_classes) continue;
     if (aa_a[j]) aa[cls_a[j]].push_back(j);
@@ -77,12 +82,12 @@ at::Tensor zeroshot_scores(const at::Tensor& rep, const at::Tensor& cls, const a
       continue;
     }
     auto sum = torch::zeros({n}, rep.options());
-    if (n_aa) sum += rep.index_select(1, columns(aa[c])).sum(1);
+    if (n_aa) sum += rep.index_select(1, list_on(aa[c], torch::kLong, rep.device())).sum(1);
     // Note [class without a name text]: the official code always has a name text; with none we
     // average the attribute/analogy texts alone rather than invent a max term.
     int64_t count = n_aa;
     if (n_ns) {
-      sum += std::get<0>(rep.index_select(1, columns(ns[c])).max(1));
+      sum += std::get<0>(rep.index_select(1, list_on(ns[c], torch::kLong, rep.device())).max(1));
       count += 1;
     }
     col.copy_(100.0 * sum / static_cast<double>(count));
@@ -138,6 +143,8 @@ at::Tensor ovo_rerank(const at::Tensor& scores, const at::Tensor& x, const PairT
   const at::Tensor top1 = best.values.index_select(0, rows).select(1, 0).cpu();
   const at::Tensor rows_h = rows.cpu();
   auto idx_a = idx.accessor<int64_t, 2>();
+  auto rows_a = rows_h.accessor<int64_t, 1>();
+  auto top1_a = top1.accessor<float, 1>();
   std::vector<int64_t> put_row, put_col;
   std::vector<float> put_value;
   for (int64_t r = 0; r < rows_h.size(0); ++r) {
@@ -163,17 +170,16 @@ at::Tensor ovo_rerank(const at::Tensor& scores, const at::Tensor& x, const PairT
     for (int64_t a = 0; a < top; ++a) order[a] = a;
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return s[a] > s[b]; });
     // Re-ranked classes go above every other class, in their new order.
-    const int64_t row = rows_h[r].item<int64_t>();
-    const float base = top1[r].item<float>();
+    const int64_t row = rows_a[r];
+    const float base = top1_a[r];
     for (int64_t rank = 0; rank < top; ++rank) {
       put_row.push_back(row);
       put_col.push_back(idx_a[r][order[rank]]);
       put_value.push_back(base + static_cast<float>(top - rank));
     }
   }
-  auto on = [&](auto&& t) { return t.to(out.device()); };
-  out.index_put_({on(torch::tensor(put_row, torch::kLong)), on(torch::tensor(put_col, torch::kLong))},
-                 on(torch::tensor(put_value, torch::kFloat)));
+  out.index_put_({list_on(put_row, torch::kLong, out.device()), list_on(put_col, torch::kLong, out.device())},
+                 list_on(put_value, torch::kFloat, out.device()));
   return out;
 }
 

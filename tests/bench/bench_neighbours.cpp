@@ -41,7 +41,22 @@ void set_counters(benchmark::State& state, int64_t n, int64_t M) {
                                                  benchmark::Counter::kIs1000);
 }
 
-// GFLOP/s of torch::mm for this shape and thread count: one warm-up, then repeats for >= 1 s.
+// Seconds per call of `f`: one warm-up, then repeats for >= 1 s and at least `min_reps`.
+template <class F>
+double seconds_per_call(F f, int min_reps) {
+  benchmark::DoNotOptimize(f());
+  int reps = 0;
+  const auto t0 = Clock::now();
+  double s = 0;
+  do {
+    benchmark::DoNotOptimize(f());
+    ++reps;
+    s = std::chrono::duration<double>(Clock::now() - t0).count();
+  } while (s < 1.0 || reps < min_reps);
+  return s / reps;
+}
+
+// GFLOP/s of torch::mm for this shape and thread count, measured once per process.
 double sgemm_gflops(int64_t n, int64_t M, int threads) {
   static std::map<std::tuple<int64_t, int64_t, int>, double> measured;
   auto key = std::make_tuple(n, M, threads);
@@ -49,16 +64,7 @@ double sgemm_gflops(int64_t n, int64_t M, int threads) {
   set_threads(threads);
   auto q = torch::randn({n, kDim});
   auto bank = torch::randn({M, kDim});
-  benchmark::DoNotOptimize(torch::mm(q, bank.t()));
-  int reps = 0;
-  const auto t0 = Clock::now();
-  double s = 0;
-  do {
-    benchmark::DoNotOptimize(torch::mm(q, bank.t()));
-    ++reps;
-    s = std::chrono::duration<double>(Clock::now() - t0).count();
-  } while (s < 1.0 || reps < 3);
-  return measured[key] = flop(n, M) * reps / s / 1e9;
+  return measured[key] = flop(n, M) / seconds_per_call([&] { return torch::mm(q, bank.t()); }, 3) / 1e9;
 }
 
 void BM_Sgemm(benchmark::State& state) {
@@ -96,16 +102,7 @@ double cpu_tiled_seconds(int64_t n, int64_t M) {
   set_threads(2);
   auto q = torch::randn({n, kDim});
   auto bank = torch::randn({M, kDim});
-  benchmark::DoNotOptimize(vlb::topk_inner_product(q, bank, kTopK));
-  int reps = 0;
-  const auto t0 = Clock::now();
-  double s = 0;
-  do {
-    benchmark::DoNotOptimize(vlb::topk_inner_product(q, bank, kTopK));
-    ++reps;
-    s = std::chrono::duration<double>(Clock::now() - t0).count();
-  } while (s < 1.0 || reps < 2);
-  return measured[{n, M}] = s / reps;
+  return measured[{n, M}] = seconds_per_call([&] { return vlb::topk_inner_product(q, bank, kTopK); }, 2);
 }
 
 void BM_TopKCuda(benchmark::State& state) {

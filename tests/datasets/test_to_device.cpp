@@ -73,6 +73,11 @@ TEST(ToDevice, RebaseKeepsTheRowsOfTheView) {
   EXPECT_EQ(v.split, "val");
   EXPECT_TRUE(v.rows.is_meta());
   EXPECT_EQ(v.rows.sizes(), ds.splits.at("val").sizes());
+  // Onto its own dataset (a run on the CPU): the view itself, its rows not copied.
+  const vlb::DataView own = vlb::make_view(ds, "val");
+  const vlb::DataView same = vlb::rebase(own, ds);
+  EXPECT_EQ(same.dataset, &ds);
+  EXPECT_EQ(same.rows.data_ptr(), own.rows.data_ptr());
 }
 
 }  // namespace

@@ -118,7 +118,8 @@ DataView make_view(const Dataset& ds, const std::string& split);
 /// finds features, labels, splits and texts where it computes; a method that reads a tensor's
 /// elements on the host (accessors, data_ptr) copies that tensor back itself, in plain sight.
 Dataset to_device(const Dataset& ds, const std::string& device);
-/// The same rows of `view` as a view of `on`, a to_device copy of view.dataset.
+/// The same rows of `view` as a view of `on`, a to_device copy of view.dataset (or
+/// view.dataset itself: then the view as it is).
 DataView rebase(const DataView& view, const Dataset& on);
 
 // ---- Dataset sources: how a spec's `dataset:` block becomes a Dataset ------------------------
