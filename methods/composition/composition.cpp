@@ -24,7 +24,7 @@ namespace composition {
 at::Tensor softmax_contrastive_loss(const at::Tensor& img, const at::Tensor& txt, const at::Tensor& scale) {
   const int64_t B = img.size(0);
   auto logits = scale * img.mm(txt.t());  // [B, B + B']
-  auto target = torch::arange(B, torch::kLong);
+  auto target = torch::arange(B, img.options().dtype(torch::kLong));
   auto i2t = torch::nn::functional::cross_entropy(logits, target);
   // Text -> image only over the B true captions (NegCLIP: logits_per_text[:B]).
   auto t2i = torch::nn::functional::cross_entropy(logits.narrow(1, 0, B).t(), target);
@@ -35,7 +35,7 @@ at::Tensor sigmoid_contrastive_loss(const at::Tensor& img, const at::Tensor& txt
                                     const at::Tensor& bias) {
   const int64_t B = img.size(0), M = txt.size(0);
   auto logits = scale * img.mm(txt.t()) + bias;
-  auto z = -torch::ones({B, M});
+  auto z = -torch::ones({B, M}, logits.options());
   z.narrow(1, 0, B).fill_diagonal_(1.0);
   return -torch::nn::functional::logsigmoid(z * logits).sum() / B;
 }
@@ -116,24 +116,32 @@ class RawSimilarity final : public Method {
   RawOptions o_;
 };
 
-struct Head : torch::nn::Module {
-  torch::nn::Linear l1{nullptr}, l2{nullptr};
-  Head(int64_t in, int64_t hidden, int64_t out, at::Generator& gen) {
-    auto init = [&](torch::nn::Linear& l, int64_t a, int64_t b, const std::string& name) {
-      l = register_module(name, torch::nn::Linear(a, b));
-      torch::NoGradGuard ng;
-      l->weight.copy_(at::randn({b, a}, gen, torch::kFloat) / std::sqrt(static_cast<double>(a)));
-      l->bias.zero_();
+// One or two linear layers. The weights are drawn from `gen` on the CPU and then moved to
+// `device`, so every device starts from the same values; plain tensors rather than nn::Linear,
+// whose constructor would draw a throw-away initialisation on the CPU first.
+struct Head {
+  std::vector<at::Tensor> w, b;  // per layer: [out, in], [out]
+  Head(int64_t in, int64_t hidden, int64_t out, at::Generator& gen, const at::Device& device) {
+    auto layer = [&](int64_t a, int64_t o) {
+      w.push_back((at::randn({o, a}, gen, torch::kFloat) / std::sqrt(static_cast<double>(a)))
+                      .to(device).requires_grad_());
+      b.push_back(torch::zeros({o}, torch::TensorOptions().device(device)).requires_grad_());
     };
     if (hidden > 0) {
-      init(l1, in, hidden, "l1");
-      init(l2, hidden, out, "l2");
+      layer(in, hidden);
+      layer(hidden, out);
     } else {
-      init(l1, in, out, "l1");
+      layer(in, out);
     }
   }
-  at::Tensor forward(const at::Tensor& x) {
-    return l2.is_empty() ? l1->forward(x) : l2->forward(torch::relu(l1->forward(x)));
+  std::vector<at::Tensor> parameters() const {
+    std::vector<at::Tensor> out;
+    for (size_t i = 0; i < w.size(); ++i) out.insert(out.end(), {w[i], b[i]});
+    return out;
+  }
+  at::Tensor forward(const at::Tensor& x) const {
+    at::Tensor h = torch::linear(x, w[0], b[0]);
+    return w.size() == 1 ? h : torch::linear(torch::relu(h), w[1], b[1]);
   }
 };
 
@@ -202,8 +210,9 @@ class ContrastiveHeads final : public Method {
     const Texts& tx = ds.texts;
     const int64_t T = tx.size(), n = train.size();
 
+    // The caption bookkeeping below is host work: its index columns are read from host copies.
     std::unordered_map<int64_t, int64_t> pos;
-    auto rows = train.rows.contiguous();
+    auto rows = train.rows.cpu().contiguous();
     for (int64_t i = 0; i < n; ++i) pos[rows.data_ptr<int64_t>()[i]] = i;
     // Note [Composition: caption source]: training targets are /texts rows of the training images
     // with source 0 (original / alt-text), 1 (recaptioned) or both; sentence rows (parent >= 0)
@@ -211,9 +220,9 @@ class ContrastiveHeads final : public Method {
     const bool use0 = o_.caption_source != "recaptioned", use1 = o_.caption_source != "original";
     std::vector<std::vector<int64_t>> caps(n), negs(n);
     std::unordered_map<int64_t, std::vector<int64_t>> sentences;
-    auto img = tx.image.contiguous();
-    auto src = tx.source.to(torch::kLong).contiguous();
-    at::Tensor par = tx.parent.defined() ? tx.parent.contiguous() : at::Tensor();
+    auto img = tx.image.cpu().contiguous();
+    auto src = tx.source.to(torch::kCPU, torch::kLong).contiguous();
+    at::Tensor par = tx.parent.defined() ? tx.parent.cpu().contiguous() : at::Tensor();
     for (int64_t j = 0; j < T; ++j) {
       const int64_t pj = par.defined() ? par.data_ptr<int64_t>()[j] : -1;
       if (pj >= 0) { sentences[pj].push_back(j); continue; }
@@ -240,14 +249,15 @@ class ContrastiveHeads final : public Method {
       throw ConfigError("contrastive_heads: sentence_sampling needs sentence rows (/texts/parent)");
 
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(ctx.seed);
-    img_head_ = std::make_shared<Head>(X.size(1), o_.hidden, o_.embed_dim, gen);
-    txt_head_ = std::make_shared<Head>(Y.size(1), o_.hidden, o_.embed_dim, gen);
+    img_head_ = std::make_shared<Head>(X.size(1), o_.hidden, o_.embed_dim, gen, X.device());
+    txt_head_ = std::make_shared<Head>(Y.size(1), o_.hidden, o_.embed_dim, gen, X.device());
     const bool sigmoid = o_.loss == "sigmoid";
     // Note [Composition: loss init]: CLIP t = 1/0.07 (clamped <= max_scale); SigLIP t = 10,
     // b = -10. The paper's loss type and temperature are unverified.
-    log_scale_ = torch::full({}, std::log(sigmoid ? o_.sigmoid_init_scale : 1.0 / o_.init_temperature))
+    log_scale_ = torch::full({}, std::log(sigmoid ? o_.sigmoid_init_scale : 1.0 / o_.init_temperature),
+                             X.options())
                      .set_requires_grad(o_.learn_scale);
-    bias_ = torch::full({}, sigmoid ? o_.sigmoid_init_bias : 0.0)
+    bias_ = torch::full({}, sigmoid ? o_.sigmoid_init_bias : 0.0, X.options())
                 .set_requires_grad(o_.learn_scale && sigmoid);
     std::vector<at::Tensor> params;
     for (auto& t : img_head_->parameters()) params.push_back(t);
@@ -268,7 +278,7 @@ class ContrastiveHeads final : public Method {
       for (size_t k = 0; k < ss.size(); ++k)
         if (keep[k].item<bool>()) kept.push_back(ss[k]);
       if (kept.empty()) kept.push_back(ss[rand_index(static_cast<int64_t>(ss.size()))]);
-      return l2_normalize(Y.index_select(0, torch::tensor(kept, torch::kLong)).mean(0), 0);
+      return l2_normalize(Y.index_select(0, torch::tensor(kept, torch::kLong).to(Y.device())).mean(0), 0);
     };
 
     torch::AutoGradMode grad(true);
@@ -295,7 +305,7 @@ class ContrastiveHeads final : public Method {
             if (with_negatives) nt.push_back(Y[negs[i][rand_index(static_cast<int64_t>(negs[i].size()))]]);
           }
           for (auto& t : nt) tt.push_back(t);
-          auto xi = img_head_->forward(X.index_select(0, torch::tensor(bi, torch::kLong)));
+          auto xi = img_head_->forward(X.index_select(0, torch::tensor(bi, torch::kLong).to(X.device())));
           auto yt = txt_head_->forward(torch::stack(tt));
           xi = l2_normalize(xi);
           yt = l2_normalize(yt);
@@ -342,12 +352,13 @@ class ContrastiveHeads final : public Method {
 void register_composition(MethodRegistry& reg) {
   reg.add(make_entry<Method, composition::RawSimilarity>(
       {"raw_similarity", "frozen image and text embeddings compared as they come (cosine)",
-       {task_tag(Task::kImageText), "needs:texts", "needs:text_tower:@text_tower?text_tower!="}},
+       {task_tag(Task::kImageText), "training_free", "device:cuda", "needs:texts",
+        "needs:text_tower:@text_tower?text_tower!="}},
       composition::raw_table()));
   reg.add(make_entry<Method, composition::ContrastiveHeads>(
       {"contrastive_heads",
        "projection heads on frozen image/caption embeddings, CLIP/SigLIP loss, NegCLIP hard negatives",
-       {task_tag(Task::kImageText), "trains", "needs:image_texts",
+       {task_tag(Task::kImageText), "trains", "device:cuda", "needs:image_texts",
         "needs:text_tower:@text_tower?text_tower!=", "needs:text_parent?sentence_sampling=true",
         "together"}},
       composition::heads_table()));

@@ -74,7 +74,7 @@ class Knn final : public Method {
 void register_example(MethodRegistry& reg) {
   reg.add(make_entry<Method, Knn>(
       {"knn", "k-nearest-neighbour vote over the normalized training features (cosine)",
-       {task_tag(Task::kClassification), "training_free"}},
+       {task_tag(Task::kClassification), "training_free", "device:cuda"}},
       knn_options()));
 }
 

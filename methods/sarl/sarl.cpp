@@ -95,7 +95,7 @@ void train_loop(const TrainOptions& o, std::vector<at::Tensor> params,
     opt = std::make_unique<torch::optim::SGD>(
         params, torch::optim::SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
   // A generator of its own, apart from the global one the initialisation draws from.
-  MiniBatches batches(x.size(0), {o.batch_size},
+  MiniBatches batches(x.size(0), {o.batch_size, 1, x.device().str()},
                       at::make_generator<at::CPUGeneratorImpl>(ctx.seed + 7919));
   for (int64_t ep = 0; ep < o.epochs; ++ep) {
     double total = 0;
@@ -117,7 +117,7 @@ at::Tensor predict_batched(const std::function<at::Tensor(const at::Tensor&)>& f
   torch::NoGradGuard ng;
   std::vector<at::Tensor> out;
   for (int64_t s = 0; s < x.size(0); s += 256) out.push_back(forward(x.slice(0, s, std::min(x.size(0), s + 256))));
-  return out.empty() ? torch::zeros({0, 0}) : torch::cat(out, 0);
+  return out.empty() ? torch::zeros({0, 0}, x.options()) : torch::cat(out, 0);
 }
 
 // ---- SARL and its ablations ---------------------------------------------------------------
@@ -180,9 +180,10 @@ class Sarl final : public Method {
     at::Tensor T0 = descriptor(ds, o_.text_kind, name_).to(torch::kFloat);
     if (T0.size(0) != C) throw ConfigError(fmt::format("{}: descriptor {} has {} rows for {} classes", name_, o_.text_kind, T0.size(0), C));
     const int64_t Dt = T0.size(1);
-    auto uni = [](std::vector<int64_t> shape, int64_t fan_in) {
+    // Drawn on the CPU's global generator and moved, so every device starts from the same values.
+    auto uni = [dev = F.device()](std::vector<int64_t> shape, int64_t fan_in) {
       const double b = 1.0 / std::sqrt(static_cast<double>(fan_in));  // nn.Linear's default range
-      return (torch::rand(shape) * 2 - 1) * b;
+      return ((torch::rand(shape) * 2 - 1) * b).to(dev);
     };
     params_.clear();
     if (v_.decouple) {
@@ -206,7 +207,7 @@ class Sarl final : public Method {
     const bool eye = o_.proj_init == "identity" && Cf == Dt;
     if (o_.proj_init == "identity" && Cf != Dt)
       ctx.log(fmt::format("{}: C_f={} != D_t={}, projection initialised at random", name_, Cf, Dt));
-    at::Tensor W0 = eye ? torch::eye(Cf) : uni({Cf, Dt}, Cf);
+    at::Tensor W0 = eye ? torch::eye(Cf, F.options()) : uni({Cf, Dt}, Cf);
     W_ = (o_.projection == "per_category" ? W0.unsqueeze(0).repeat({C, 1, 1}) : W0).clone().requires_grad_();
     params_.push_back(W_);
     // Note [SARL: text vectors]: category-specific prompt learning needs the CLIP text tower;
@@ -218,11 +219,11 @@ class Sarl final : public Method {
       params_.push_back(Tl_);
     } else {
       Tfix_ = T0.clone();
-      r_ = torch::zeros({Dt}).requires_grad_();
+      r_ = torch::zeros({Dt}, T0.options()).requires_grad_();
       params_.push_back(r_);
     }
     if (o_.class_bias) {
-      b_ = torch::zeros({C}).requires_grad_();
+      b_ = torch::zeros({C}, T0.options()).requires_grad_();
       params_.push_back(b_);
     }
     train_loop(o_.train, params_, [this](const at::Tensor& x) { return forward(x); }, F, y, ctx);
@@ -290,8 +291,8 @@ class GlobalLinear final : public Method {
     at::Tensor y = train_targets(train, ctx, "global_linear");
     const int64_t Cf = F.size(2), C = train.dataset->num_classes();
     const double b = 1.0 / std::sqrt(static_cast<double>(Cf));
-    W_ = ((torch::rand({Cf, C}) * 2 - 1) * b).requires_grad_();
-    b_ = torch::zeros({C}).requires_grad_();
+    W_ = ((torch::rand({Cf, C}) * 2 - 1) * b).to(F.device()).requires_grad_();
+    b_ = torch::zeros({C}, F.options()).requires_grad_();
     train_loop(o_, {W_, b_}, [this](const at::Tensor& x) { return forward(x); }, F, y, ctx);
   }
   Prediction predict(const DataView& eval, const RunContext&) override {
@@ -345,13 +346,13 @@ class GlobalZeroshot final : public Method {
 }  // namespace
 
 void register_sarl(MethodRegistry& reg) {
-  const std::vector<std::string> tags{task_tag(Task::kMultiLabel), "needs:feature_maps"};
+  const std::vector<std::string> tags{task_tag(Task::kMultiLabel), "needs:feature_maps", "device:cuda"};
   auto with = [&](std::vector<std::string> more) {
     more.insert(more.begin(), tags.begin(), tags.end());
     return more;
   };
-  const auto trained = with({"needs:multilabels", "needs:descriptor:@text_kind"});
-  const auto decoupled = with({"needs:multilabels", "needs:descriptor:@text_kind",
+  const auto trained = with({"trains", "needs:multilabels", "needs:descriptor:@text_kind"});
+  const auto decoupled = with({"trains", "needs:multilabels", "needs:descriptor:@text_kind",
                                "needs:descriptor:@word_kind"});
   using M = std::unique_ptr<Method>;
   reg.add(make_entry<Method, SarlOptions>(
@@ -379,12 +380,12 @@ void register_sarl(MethodRegistry& reg) {
       }));
   reg.add(make_entry<Method, GlobalLinear>(
       {"global_linear", "mean-pooled feature map -> per-category linear logits, partial BCE or ASL",
-       with({"needs:multilabels"})},
+       with({"trains", "needs:multilabels"})},
       global_linear_table()));
   reg.add(make_entry<Method, GlobalZeroshot>(
       {"global_zeroshot",
        "cosine of the mean-pooled feature map to the category text embeddings (no training)",
-       with({"needs:descriptor:@text_kind"})},
+       with({"training_free", "needs:descriptor:@text_kind"})},
       zeroshot_table()));
 }
 

@@ -337,15 +337,15 @@ TEST(DeviceCli, AMethodWithoutAGpuPathIsRefusedAtPlanTimeOnAnyMachine) {
   TempDir t;
   vlb::test::write_text(t / "spec.yaml",
                         "experiment: nogpu\n"
-                        "dataset: {source: synth, params: {classes: 5, dim: 16, train_per_class: 8, "
-                        "test_per_class: 6}}\n"
-                        "methods: [{name: knn}]\n"
-                        "metrics: [top1]\n"
+                        "dataset: {source: synth_gzsl, params: {classes: 6, unseen: 2, dim: 8, "
+                        "train_per_class: 4, test_per_class: 4}, train_split: trainval}\n"
+                        "methods: [{name: icis}]\n"
+                        "metrics: [gzsl]\n"
                         "runtime: {device: cuda, seeds: [0]}\n");
   auto c = run_cli("run " + t / "spec.yaml" + " --no-progress --results " + t.path());
   EXPECT_EQ(c.exit_code, 2) << c.output;
   EXPECT_TRUE(contains(c.output, "runtime.device")) << c.output;
-  EXPECT_TRUE(contains(c.output, "method 'knn' has no GPU path")) << c.output;
+  EXPECT_TRUE(contains(c.output, "method 'icis' has no GPU path")) << c.output;
   EXPECT_FALSE(fs::exists(t / "nogpu"));
 }
 
