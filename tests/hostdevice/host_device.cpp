@@ -25,7 +25,8 @@
 //   DataPtr's context.
 // - Every operator without its own kernel here reaches `run_on_host`: the device tensors become
 //   CPU tensors over their host buffers, the CPU kernel runs, and the results become device
-//   tensors again (views keep the input's storage; new results are copied into new storages).
+//   tensors again (views keep the input's storage; new results are copied into new storages;
+//   an argument the kernel resized takes the grown buffer).
 //   CPU tensors of more than one element among the inputs are refused, as CUDA refuses them.
 // - `copy_` moves bytes between the devices; it is the only operator that takes both.
 // Operators with a composite kernel (expand, select, _to_copy, ...) decompose before reaching it,
@@ -154,7 +155,8 @@ struct Converted {
     return tensor_on(std::move(s), c10::DispatchKey::PrivateUse1, t);
   }
 
-  // An out= kernel may have resized an argument: the device tensor takes the new buffer and shape.
+  // A kernel may have resized an argument (resize_, out=): the device tensor takes the new
+  // buffer and shape.
   void sync() const {
     for (const auto& [dev, alias] : pairs) {
       c10::Storage st = dev.storage();
@@ -210,28 +212,6 @@ void copy(const c10::OperatorHandle&, torch::jit::Stack* stack) {
   torch::jit::push(*stack, self);
 }
 
-// resize_(self, size, memory_format): grows the storage in place, as a device allocator would.
-void resize(const c10::OperatorHandle&, torch::jit::Stack* stack) {
-  ++ops;
-  auto args = torch::jit::last(*stack, 3);
-  at::Tensor self = args[0].toTensor();
-  std::vector<int64_t> size = args[1].toIntVector();
-  int64_t numel = 1;
-  for (int64_t s : size) numel *= s;
-  const size_t need = numel == 0 ? 0 : (self.storage_offset() + numel) * self.element_size();
-  c10::Storage st = self.storage();
-  if (need > st.nbytes()) {
-    at::DataPtr ptr = allocate(need);
-    if (st.nbytes() > 0)
-      std::memcpy(static_cast<Block*>(ptr.get_context())->host, block_of(st).host, st.nbytes());
-    st.set_data_ptr_noswap(std::move(ptr));
-    st.set_nbytes(need);
-  }
-  self.unsafeGetTensorImpl()->set_sizes_contiguous(size);
-  torch::jit::drop(*stack, 3);
-  torch::jit::push(*stack, self);
-}
-
 struct Guard final : c10::impl::DeviceGuardImplInterface {
   c10::DeviceType type() const override { return kType; }
   c10::Device exchangeDevice(c10::Device) const override { return kDevice; }
@@ -271,7 +251,6 @@ TORCH_LIBRARY_IMPL(_, PrivateUse1, m) {
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("copy_", torch::CppFunction::makeFromBoxedFunction<&copy>());
-  m.impl("resize_", torch::CppFunction::makeFromBoxedFunction<&resize>());
 }
 
 c10::Device host_device() {

@@ -32,6 +32,12 @@ TEST(HostDevice, OperatorsRunThereAndMatchTheCpuBitForBit) {
   at::mm_out(out, ad, wd);
   EXPECT_EQ(out.sizes(), (std::vector<int64_t>{40, 8}));
   EXPECT_TRUE(torch::equal(out.cpu(), ad.cpu().mm(w)));
+  // resize_ grows the storage and keeps the bytes already there.
+  auto grown = torch::arange(4, torch::kFloat).to(d);
+  grown.resize_({2, 5});
+  EXPECT_EQ(grown.device(), d);
+  EXPECT_EQ(grown.sizes(), (std::vector<int64_t>{2, 5}));
+  EXPECT_TRUE(torch::equal(grown.cpu().flatten().narrow(0, 0, 4), torch::arange(4, torch::kFloat)));
 }
 
 TEST(HostDevice, AutogradRunsThere) {
