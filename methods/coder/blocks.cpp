@@ -14,14 +14,6 @@
 
 namespace vlb::coder {
 
-namespace {
-// A list built on the host, as a tensor on `device` (one copy up).
-template <class T>
-at::Tensor list_on(const std::vector<T>& v, at::ScalarType dtype, const at::Device& device) {
-  return torch::tensor(v, dtype).to(device);
-}
-}  // namespace
-
 Weighting parse_weighting(const std::string& name) {
   if (name == "uniform") return Weighting::kUniform;
   if (name == "softmax") return Weighting::kSoftmax;
@@ -82,12 +74,12 @@ at::Tensor zeroshot_scores(const at::Tensor& rep, const at::Tensor& cls, const a
       continue;
     }
     auto sum = torch::zeros({n}, rep.options());
-    if (n_aa) sum += rep.index_select(1, list_on(aa[c], torch::kLong, rep.device())).sum(1);
+    if (n_aa) sum += rep.index_select(1, list_on(aa[c], rep.device())).sum(1);
     // Note [class without a name text]: the official code always has a name text; with none we
     // average the attribute/analogy texts alone rather than invent a max term.
     int64_t count = n_aa;
     if (n_ns) {
-      sum += std::get<0>(rep.index_select(1, list_on(ns[c], torch::kLong, rep.device())).max(1));
+      sum += std::get<0>(rep.index_select(1, list_on(ns[c], rep.device())).max(1));
       count += 1;
     }
     col.copy_(100.0 * sum / static_cast<double>(count));
@@ -178,8 +170,8 @@ at::Tensor ovo_rerank(const at::Tensor& scores, const at::Tensor& x, const PairT
       put_value.push_back(base + static_cast<float>(top - rank));
     }
   }
-  out.index_put_({list_on(put_row, torch::kLong, out.device()), list_on(put_col, torch::kLong, out.device())},
-                 list_on(put_value, torch::kFloat, out.device()));
+  out.index_put_({list_on(put_row, out.device()), list_on(put_col, out.device())},
+                 list_on(put_value, out.device()));
   return out;
 }
 

@@ -278,7 +278,7 @@ class ContrastiveHeads final : public Method {
       for (size_t k = 0; k < ss.size(); ++k)
         if (keep[k].item<bool>()) kept.push_back(ss[k]);
       if (kept.empty()) kept.push_back(ss[rand_index(static_cast<int64_t>(ss.size()))]);
-      return l2_normalize(Y.index_select(0, torch::tensor(kept, torch::kLong).to(Y.device())).mean(0), 0);
+      return l2_normalize(Y.index_select(0, list_on(kept, Y.device())).mean(0), 0);
     };
 
     torch::AutoGradMode grad(true);
@@ -305,7 +305,7 @@ class ContrastiveHeads final : public Method {
             if (with_negatives) nt.push_back(Y[negs[i][rand_index(static_cast<int64_t>(negs[i].size()))]]);
           }
           for (auto& t : nt) tt.push_back(t);
-          auto xi = img_head_->forward(X.index_select(0, torch::tensor(bi, torch::kLong).to(X.device())));
+          auto xi = img_head_->forward(X.index_select(0, list_on(bi, X.device())));
           auto yt = txt_head_->forward(torch::stack(tt));
           xi = l2_normalize(xi);
           yt = l2_normalize(yt);

@@ -20,6 +20,14 @@ at::Tensor class_means(const at::Tensor& x, const at::Tensor& label, int64_t num
   return sums / n.clamp_min(1).unsqueeze(1);
 }
 
+at::Tensor list_on(const std::vector<int64_t>& v, const at::Device& device) {
+  return torch::tensor(v, torch::kLong).to(device);
+}
+
+at::Tensor list_on(const std::vector<float>& v, const at::Device& device) {
+  return torch::tensor(v, torch::kFloat).to(device);
+}
+
 TopK stable_topk(const at::Tensor& scores, int64_t k) {
   if (scores.dim() != 2) throw Error("stable_topk: expected a 2-D score matrix");
   k = std::min<int64_t>(k, scores.size(1));

@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace vlb {
 
@@ -13,6 +14,11 @@ at::Tensor l2_normalize(const at::Tensor& x, int64_t dim = 1);
 /// Returns [C, D] and writes per-class counts to `counts` if given.
 at::Tensor class_means(const at::Tensor& x, const at::Tensor& label, int64_t num_classes,
                        at::Tensor* counts = nullptr);
+
+/// A list built on the host (index lists, values to scatter), as a tensor on `device`: int64 or
+/// float32, one copy up.
+at::Tensor list_on(const std::vector<int64_t>& v, const at::Device& device);
+at::Tensor list_on(const std::vector<float>& v, const at::Device& device);
 
 struct TopK {
   at::Tensor values;   // [n, k]
