@@ -24,9 +24,7 @@ namespace {
 
 TEST(GpuMethods, SomeMethodsHaveAGpuPath) {
   // Not skipped: the tag list is what plan time checks, on every machine.
-  std::vector<std::string> names;
-  for (const auto& name : vlb::builtins().methods.names())
-    if (vlb::has_tag(vlb::builtins().methods.get(name).tags, "device:cuda")) names.push_back(name);
+  const std::vector<std::string> names = vlb::test::device_methods();
   for (const char* m : {"zeroshot", "ncm", "linear_probe", "knn", "coder_zeroshot", "coder_star",
                         "coder_fewshot", "tip_adapter", "sarl", "sarl_no_decouple",
                         "sarl_shared_text", "global_linear", "global_zeroshot", "raw_similarity",

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <set>
 
 #include "test_support.h"
@@ -13,6 +14,13 @@
 #include "vlb/experiments/run_options.h"
 
 namespace vlb::test {
+
+std::vector<std::string> device_methods() {
+  std::vector<std::string> out;
+  for (const auto& name : builtins().methods.names())
+    if (has_tag(builtins().methods.get(name).tags, "device:cuda")) out.push_back(name);
+  return out;
+}
 
 std::vector<std::string> device_specs() {
   // The research sweeps on synthetic maps (sarl_rank*) read real label files and take minutes.
@@ -25,10 +33,11 @@ std::vector<PlannedRun> device_runs(const std::string& spec, const std::string& 
   o.results_root = cache_dir;
   const Plan plan =
       make_plan(std::string(VLB_SOURCE_DIR) + "/experiments/specs/" + spec + ".yaml", o, builtins());
+  const std::vector<std::string> tagged = device_methods();
   std::vector<PlannedRun> out;
   std::set<std::string> seen;
   for (const auto& r : plan.runs)
-    if (has_tag(builtins().methods.get(r.config.method).tags, "device:cuda") &&
+    if (std::count(tagged.begin(), tagged.end(), r.config.method) &&
         r.config.seed == plan.runs.front().config.seed &&
         seen.insert(resolved_config_yaml(r.config)).second)
       out.push_back(r);

@@ -11,6 +11,9 @@
 
 namespace vlb::test {
 
+/// The registered methods tagged device:cuda, in registry order.
+std::vector<std::string> device_methods();
+
 /// The specs whose datasets are generated from parameters alone (no file read), covering every
 /// method tagged device:cuda (tests/hostdevice checks that the list stays complete).
 std::vector<std::string> device_specs();
