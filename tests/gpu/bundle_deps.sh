@@ -6,9 +6,9 @@
 #
 # Note [GPU dependency bundle]: the tarball mirrors /usr: the headers and static and shared
 # libraries of the "# Libraries" packages in third_party/apt-packages.txt, with their CMake files
-# (Debian's find their prefix from their own location, so they work under any root), and the shared libraries those need at run time, except glibc's and the
-# compiler's own (libstdc++, libgcc_s, libgomp), which the GPU machine has in a version at least
-# as new as bookworm's. Of Boost only the headers the Release build includes are taken (ninja's
+# (Debian's find their prefix from their own location, so they work under any root), and the
+# shared libraries those need at run time, except glibc's and the compiler's own (libstdc++,
+# libgcc_s, libgomp), which the GPU machine has in a version at least as new as bookworm's. Of Boost only the headers the Release build includes are taken (ninja's
 # dependency log of build/release), a few megabytes of its hundred and fifty; the same log adds
 # headers that come from no -dev package's file list (cblas.h, an alternatives link).
 set -euo pipefail

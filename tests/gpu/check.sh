@@ -20,7 +20,8 @@ mkdir -p "$out"
 export OMP_WAIT_POLICY=PASSIVE
 { c++ --version | head -1; cmake --version | head -1; echo "LibTorch: $prefix"; } | tee "$out/toolchain.txt"
 
-cmake_args=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_POLICY_VERSION_MINIMUM=3.5)
+search=$prefix  # CMAKE_PREFIX_PATH
+cmake_args=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_POLICY_VERSION_MINIMUM=3.5)
 run=()  # how our binaries are started: with the bundle's libraries where there is one
 if [ -f build/gpu-deps.tar.xz ]; then
   deps=$PWD/build/gpu-deps
@@ -32,15 +33,16 @@ if [ -f build/gpu-deps.tar.xz ]; then
   # Note [GPU dependency bundle] in bundle_deps.sh. HDF5 and OpenSSL are found by CMake's own
   # modules, which look in fixed places, so they are named; the rest have relocatable configs.
   # The linker looks for a library's own needs (OpenBLAS behind libblas.so) on -rpath-link.
-  cmake_args=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix;$deps/usr"
-              -DCMAKE_POLICY_VERSION_MINIMUM=3.5 -DHDF5_ROOT="$lib/hdf5/serial"
-              -DOPENSSL_INCLUDE_DIR="$deps/usr/include" -DOPENSSL_CRYPTO_LIBRARY="$lib/libcrypto.so"
-              -DOPENSSL_SSL_LIBRARY="$lib/libssl.so" -DBLAS_LIBRARIES="$lib/libblas.so"
-              -DLAPACK_LIBRARIES="$lib/liblapack.so" -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$lib:$lib/openblas-pthread")
+  search="$prefix;$deps/usr"
+  cmake_args+=(-DHDF5_ROOT="$lib/hdf5/serial" -DOPENSSL_INCLUDE_DIR="$deps/usr/include"
+               -DOPENSSL_CRYPTO_LIBRARY="$lib/libcrypto.so" -DOPENSSL_SSL_LIBRARY="$lib/libssl.so"
+               -DBLAS_LIBRARIES="$lib/libblas.so" -DLAPACK_LIBRARIES="$lib/liblapack.so"
+               -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$lib:$lib/openblas-pthread")
   run=(env "LD_LIBRARY_PATH=$lib:$lib/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
   echo "dependencies: build/gpu-deps.tar.xz" | tee -a "$out/toolchain.txt"
 fi
-cmake -S . -B build/gpu -G Ninja "${cmake_args[@]}" > "$out/configure.log" 2>&1 ||
+cmake -S . -B build/gpu -G Ninja -DCMAKE_PREFIX_PATH="$search" "${cmake_args[@]}" \
+  > "$out/configure.log" 2>&1 ||
   { tail -60 "$out/configure.log"; exit 1; }
 cmake --build build/gpu -j "$(nproc)" --target vlb test_gpu test_coder bench_neighbours bench_icis \
   > "$out/build.log" 2>&1 || { grep -m20 -B2 -A8 "error" "$out/build.log" || tail -60 "$out/build.log"; exit 1; }
