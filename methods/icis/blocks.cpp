@@ -126,13 +126,14 @@ at::Tensor train_base_classifier(const at::Tensor& x, const at::Tensor& y_local,
                                  const at::Tensor& select_y, int64_t* selected_epoch,
                                  at::Generator gen) {
   const int64_t n = x.size(0), d = x.size(1);
-  auto w = at::normal(0.0, 0.02, {num_seen, d}, gen).requires_grad_(true);
-  auto b = torch::zeros({num_seen}, torch::requires_grad());
-  // The fused steps by default; autograd + torch::optim::Adam as the reference. Either way w and
-  // b hold the current parameters at the end of each epoch.
+  // Drawn on the CPU and moved, so every device starts from the same values.
+  auto w = at::normal(0.0, 0.02, {num_seen, d}, gen).to(x.device()).requires_grad_(true);
+  auto b = torch::zeros({num_seen}, x.options().requires_grad(true));
+  // The fused steps on the CPU by default; autograd + torch::optim::Adam as the reference and on
+  // any other device. Either way w and b hold the current parameters at the end of each epoch.
   std::unique_ptr<FusedSoftmax> fused;
   std::unique_ptr<torch::optim::Adam> opt;
-  if (autograd_reference()) {
+  if (autograd_reference() || !x.device().is_cpu()) {
     opt = std::make_unique<torch::optim::Adam>(
         std::vector<at::Tensor>{w, b},
         torch::optim::AdamOptions(o.lr).betas(std::make_tuple(0.9, 0.999)));
@@ -144,7 +145,7 @@ at::Tensor train_base_classifier(const at::Tensor& x, const at::Tensor& y_local,
   const bool select = select_x.defined() && select_x.size(0) > 0;
   double best_acc = -1.0;
   at::Tensor best;
-  MiniBatches batches(n, MiniBatchOptions{o.batch_size}, gen);
+  MiniBatches batches(n, MiniBatchOptions{o.batch_size, 1, x.device().str()}, gen);
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
     for (const auto& idx : batches.epoch()) {
       if (fused) {
@@ -162,8 +163,8 @@ at::Tensor train_base_classifier(const at::Tensor& x, const at::Tensor& y_local,
       auto pred = torch::addmm(b, select_x, w.t()).argmax(1);
       // Per-class mean accuracy over the classes present (argmax ties: lowest index, as torch).
       auto hit = pred.eq(select_y).to(torch::kDouble);
-      auto tot = torch::zeros({num_seen}, torch::kDouble).index_add_(0, select_y, torch::ones_like(hit));
-      auto cor = torch::zeros({num_seen}, torch::kDouble).index_add_(0, select_y, hit);
+      auto tot = torch::zeros({num_seen}, hit.options()).index_add_(0, select_y, torch::ones_like(hit));
+      auto cor = torch::zeros({num_seen}, hit.options()).index_add_(0, select_y, hit);
       auto present = tot.gt(0);
       double acc = (cor.masked_select(present) / tot.masked_select(present)).mean().item<double>();
       if (acc > best_acc) {  // strictly better: the earliest best epoch wins
@@ -205,8 +206,8 @@ void InjectionMethod::fit(const DataView& train, const RunContext& ctx) {
   a_unseen_ = a_all_.index_select(0, unseen_);
 
   // Seen class id -> row of the base classifier; training rows must all be seen classes.
-  auto local = torch::full({num_classes_}, -1, torch::kLong);
-  local.index_put_({seen_}, torch::arange(seen_.size(0), torch::kLong));
+  auto local = torch::full({num_classes_}, -1, seen_.options());
+  local.index_put_({seen_}, torch::arange(seen_.size(0), seen_.options()));
   auto y = train.label();
   auto y_local = local.index_select(0, y.clamp_min(0));
   auto bad = (y.lt(0) | y_local.lt(0)).nonzero();
@@ -259,10 +260,10 @@ Prediction InjectionMethod::predict(const DataView& eval, const RunContext&) {
   torch::NoGradGuard ng;
   const int64_t d1 = omega_seen_.size(1);
   // Classes in neither split are not part of the GZSL head: -inf scores.
-  auto omega = torch::zeros({num_classes_, d1});
+  auto omega = torch::zeros({num_classes_, d1}, omega_seen_.options());
   omega.index_copy_(0, seen_, omega_seen_);
   omega.index_copy_(0, unseen_, omega_unseen_);
-  auto member = torch::zeros({num_classes_}, torch::kBool);
+  auto member = torch::zeros({num_classes_}, seen_.options().dtype(torch::kBool));
   member.index_fill_(0, seen_, true).index_fill_(0, unseen_, true);
   auto w = omega.narrow(1, 0, d1 - 1);
   auto b = omega.select(1, d1 - 1);

@@ -97,11 +97,19 @@ OptionTable<TrainedOptions> trained_options(InjectorOptions defaults) {
   return t;
 }
 
+// A linear layer as plain tensors: nn::Linear's forward, without the module, whose to(device)
+// cannot move parameters to every kind of device (set_data refuses some tensor types).
+struct Linear {
+  at::Tensor weight, bias;
+  at::Tensor forward(const at::Tensor& x) const { return torch::linear(x, weight, bias); }
+};
+
 // nn.Linear's own init (kaiming_uniform_ weight, uniform_ bias), then util.weights_init's
-// N(0, 0.02) weight and zero bias. The module's constructor draws its init from the global
-// generator, which a member trained together must not use: for any other `gen` the same draws
-// are made again from it, so that either way the stream is the one the official code draws.
-torch::nn::Linear make_linear(int64_t in, int64_t out, at::Generator& gen) {
+// N(0, 0.02) weight and zero bias, made on the CPU and moved to `device`. The module's
+// constructor draws its init from the global generator, which a member trained together must not
+// use: for any other `gen` the same draws are made again from it, so that either way the stream
+// is the one the official code draws.
+Linear make_linear(int64_t in, int64_t out, at::Generator& gen, const at::Device& device) {
   torch::nn::Linear l(in, out);
   torch::NoGradGuard ng;
   if (gen.unsafeGetGeneratorImpl() !=
@@ -112,7 +120,7 @@ torch::nn::Linear make_linear(int64_t in, int64_t out, at::Generator& gen) {
   }
   l->weight.normal_(0.0, 0.02, gen);
   l->bias.zero_();
-  return l;
+  return {l->weight.detach().to(device).requires_grad_(), l->bias.detach().to(device).requires_grad_()};
 }
 
 class Injector final : public InjectionMethod {
@@ -127,29 +135,32 @@ class Injector final : public InjectionMethod {
   at::Tensor inject(const RunContext& ctx) override {
     torch::AutoGradMode grad(true);
     const int64_t S = a_seen_.size(0), da = a_seen_.size(1), d1 = omega_seen_.size(1);
+    const auto opts = a_seen_.options();
     // Rows: seen classes with their real weights, then (include_unseen) unseen classes with a
     // zero placeholder and mask 0, which only feed L_aa.
-    auto a = a_seen_, w = omega_seen_, mask = torch::ones({S});
+    auto a = a_seen_, w = omega_seen_, mask = torch::ones({S}, opts);
     if (o_.include_unseen) {
       a = torch::cat({a_seen_, a_unseen_});
-      w = torch::cat({omega_seen_, torch::zeros({a_unseen_.size(0), d1})});
-      mask = torch::cat({mask, torch::zeros({a_unseen_.size(0)})});
+      w = torch::cat({omega_seen_, torch::zeros({a_unseen_.size(0), d1}, opts)});
+      mask = torch::cat({mask, torch::zeros({a_unseen_.size(0)}, opts)});
     }
-    // Creation order E_a, D_a, E_w, D_w (as the official joint model) fixes the init stream.
+    // Creation order E_a, D_a, E_w, D_w (as the official joint model) fixes the init stream;
+    // drawn on the CPU and moved, so every device starts from the same values.
     at::Generator gen = generator_of(ctx);
-    auto enc_a = make_linear(da, o_.hidden, gen);
-    auto dec_a = make_linear(o_.hidden, da, gen);
-    auto enc_w = make_linear(d1, o_.hidden, gen);
-    auto dec_w = make_linear(o_.hidden, d1, gen);
+    auto enc_a = make_linear(da, o_.hidden, gen, opts.device());
+    auto dec_a = make_linear(o_.hidden, da, gen, opts.device());
+    auto enc_w = make_linear(d1, o_.hidden, gen, opts.device());
+    auto dec_w = make_linear(o_.hidden, d1, gen, opts.device());
     at::Tensor q;
     if (o_.subreg_weight > 0) q = seen_subspace_basis(omega_seen_);
     // One Adam step on a batch, returning its loss, and the injected rows after training: the
-    // fused trainer by default, LibTorch autograd as the reference (set_autograd_reference).
+    // fused trainer on the CPU by default, LibTorch autograd as the reference
+    // (set_autograd_reference) and on any other device (the fused trainer is host code).
     std::function<double(const at::Tensor&)> step;
     std::function<at::Tensor()> result;
     std::unique_ptr<FusedInjector> fused;
     std::unique_ptr<torch::optim::Adam> opt;
-    if (!autograd_reference()) {
+    if (!autograd_reference() && opts.device().is_cpu()) {
       FusedInjectorConfig c;
       c.joint = joint_;
       c.cosine = cosine_;
@@ -159,15 +170,15 @@ class Injector final : public InjectionMethod {
       c.max_batch = o_.batch_size;
       std::vector<at::Tensor> layers;
       for (auto* l : {&enc_a, &dec_a, &enc_w, &dec_w})
-        layers.insert(layers.end(), {(*l)->weight.detach(), (*l)->bias.detach()});
+        layers.insert(layers.end(), {l->weight.detach(), l->bias.detach()});
       fused = std::make_unique<FusedInjector>(c, a, w, mask, layers, q);
       step = [&](const at::Tensor& idx) { return fused->step(idx); };
       result = [&] { return fused->predict(a_unseen_); };
     } else {
       std::vector<at::Tensor> params;
-      for (auto* m : {&enc_a, &dec_w}) for (auto& t : (*m)->parameters()) params.push_back(t);
+      for (auto* m : {&enc_a, &dec_w}) params.insert(params.end(), {m->weight, m->bias});
       if (joint_)
-        for (auto* m : {&dec_a, &enc_w}) for (auto& t : (*m)->parameters()) params.push_back(t);
+        for (auto* m : {&dec_a, &enc_w}) params.insert(params.end(), {m->weight, m->bias});
       opt = std::make_unique<torch::optim::Adam>(
           params, torch::optim::AdamOptions(o_.lr).betas(std::make_tuple(0.9, 0.999)));
       step = [&](const at::Tensor& idx) {
@@ -175,13 +186,13 @@ class Injector final : public InjectionMethod {
       };
       result = [&] {
         torch::NoGradGuard ng;
-        return dec_w->forward(torch::relu(enc_a->forward(a_unseen_)));
+        return dec_w.forward(torch::relu(enc_a.forward(a_unseen_)));
       };
     }
 
     // Note [early-stop threshold]: literally 2*10e-4 (cosine) / 2*10e-7 (MSE) in the official code.
     SlopeEarlyStop stopper(cosine_ ? 2 * 10e-4 : 2 * 10e-7);
-    MiniBatches batches(a.size(0), MiniBatchOptions{o_.batch_size}, gen);
+    MiniBatches batches(a.size(0), MiniBatchOptions{o_.batch_size, 1, opts.device().str()}, gen);
     int64_t epoch = 0;
     for (; epoch < o_.epochs; ++epoch) {
       double sum = 0;
@@ -204,19 +215,19 @@ class Injector final : public InjectionMethod {
   }
 
   // One autograd step of the reference path; returns the batch loss.
-  double reference_step(torch::optim::Adam& opt, torch::nn::Linear& enc_a, torch::nn::Linear& dec_a,
-                        torch::nn::Linear& enc_w, torch::nn::Linear& dec_w, const at::Tensor& a,
+  double reference_step(torch::optim::Adam& opt, const Linear& enc_a, const Linear& dec_a,
+                        const Linear& enc_w, const Linear& dec_w, const at::Tensor& a,
                         const at::Tensor& w, const at::Tensor& mask, const at::Tensor& q,
                         const at::Tensor& idx) {
     auto ab = a.index_select(0, idx), wb = w.index_select(0, idx), mb = mask.index_select(0, idx);
     opt.zero_grad();
-    auto z_a = torch::relu(enc_a->forward(ab));
-    auto w_aw = dec_w->forward(z_a);
+    auto z_a = torch::relu(enc_a.forward(ab));
+    auto w_aw = dec_w.forward(z_a);
     at::Tensor loss;
     if (joint_) {
-      auto z_w = torch::relu(enc_w->forward(wb));
-      auto l = joint_losses(ab, wb, mb, dec_a->forward(z_a), dec_a->forward(z_w),
-                            dec_w->forward(z_w), w_aw, cosine_);
+      auto z_w = torch::relu(enc_w.forward(wb));
+      auto l = joint_losses(ab, wb, mb, dec_a.forward(z_a), dec_a.forward(z_w),
+                            dec_w.forward(z_w), w_aw, cosine_);
       loss = o_.w_aa * l.aa + o_.w_wa * l.wa + o_.w_ww * l.ww + o_.w_aw * l.aw;
       // Joint Sub.Reg.: Frobenius norm over the batch (joint_latent.py).
       if (o_.subreg_weight > 0) loss = loss + o_.subreg_weight * off_subspace(w_aw, q).norm();
@@ -371,12 +382,17 @@ class VgseSmo final : public InjectionMethod {
     // independent, so all classes step together with an explicit gradient:
     // dL/dp = (2/d) A_s e, dL/dr = p * (g - <p, g>).
     const int64_t U = a_unseen_.size(0), S = a_seen_.size(0), d = a_seen_.size(1);
-    // Note [VGSE-SMO init]: N(0, 2/S) read as variance 2/S (std sqrt(2/S)) [UNVERIFIED].
-    auto r = at::randn({U, S}, generator_of(ctx), torch::kDouble) * std::sqrt(2.0 / S);
+    // Note [VGSE-SMO init]: N(0, 2/S) read as variance 2/S (std sqrt(2/S)) [UNVERIFIED]. Drawn
+    // on the CPU and moved, so every device starts from the same values.
+    auto r = (at::randn({U, S}, generator_of(ctx), torch::kDouble) * std::sqrt(2.0 / S))
+                 .to(a_seen_.device());
     auto as = a_seen_.to(torch::kDouble), au = a_unseen_.to(torch::kDouble);
-    auto active = torch::ones({U, 1}, torch::kDouble);
-    std::vector<double> best(U, std::numeric_limits<double>::infinity());
-    std::vector<int> counter(U, 0);
+    // Note [VGSE-SMO stop]: a class stops once its loss failed to improve by 1e-7 more than 10
+    // times in a row (the official counter); capped at smo_max_iter. The per-class state stays on
+    // the device; a stopped class's r no longer changes, so its state may go on updating unread.
+    auto active = torch::ones({U, 1}, as.options());
+    auto best = torch::full({U}, std::numeric_limits<double>::infinity(), as.options());
+    auto counter = torch::zeros({U}, as.options().dtype(torch::kLong));
     int64_t it = 0;
     for (; it < max_iter_; ++it) {
       auto p = torch::softmax(r, 1);
@@ -385,18 +401,10 @@ class VgseSmo final : public InjectionMethod {
       auto g = (2.0 / d) * e.mm(as.t());              // [U, S]
       auto grad = p * (g - (p * g).sum(1, true));
       r = r - lr_ * active * grad;
-      // Note [VGSE-SMO stop]: a class stops once its loss failed to improve by 1e-7 more than
-      // 10 times in a row (the official counter); capped at smo_max_iter.
-      auto lp = loss.contiguous();
-      const double* l = lp.data_ptr<double>();
-      bool any = false;
-      for (int64_t u = 0; u < U; ++u) {
-        if (active[u][0].item<double>() == 0) continue;
-        if (best[u] - l[u] < 1e-7) ++counter[u]; else counter[u] = 0;
-        best[u] = std::min(best[u], l[u]);
-        if (counter[u] > 10) active[u][0] = 0.0; else any = true;
-      }
-      if (!any) break;
+      counter = torch::where((best - loss).lt(1e-7), counter + 1, torch::zeros_like(counter));
+      best = torch::minimum(best, loss);
+      active = active * counter.le(10).unsqueeze(1).to(torch::kDouble);
+      if (!active.any().item<bool>()) break;
     }
     ctx.log(fmt::format("vgse_smo: {} SGD steps", it));
     steps_ = it;
@@ -427,7 +435,7 @@ class Conse final : public InjectionMethod {
     auto logits = torch::addmm(omega_seen_.select(1, d1 - 1), eval.features(),
                                omega_seen_.narrow(1, 0, d1 - 1).t());
     auto scores = conse_scores(logits, a_seen_, a_all_, top_t_);
-    auto member = torch::zeros({num_classes_}, torch::kBool);
+    auto member = torch::zeros({num_classes_}, seen_.options().dtype(torch::kBool));
     member.index_fill_(0, seen_, true).index_fill_(0, unseen_, true);
     scores.masked_fill_(member.logical_not().unsqueeze(0), -std::numeric_limits<float>::infinity());
     // ConSE scores through the base classifier only: its selected epoch is its one side output.
@@ -437,7 +445,7 @@ class Conse final : public InjectionMethod {
  protected:
   // ConSE injects no weights: it scores by descriptor similarity (predict above).
   at::Tensor inject(const RunContext&) override {
-    return torch::zeros({a_unseen_.size(0), omega_seen_.size(1)});
+    return torch::zeros({a_unseen_.size(0), omega_seen_.size(1)}, omega_seen_.options());
   }
 
  private:
@@ -451,7 +459,8 @@ void register_icis(MethodRegistry& reg) {
   using namespace icis;
   const std::vector<std::string> tags = {task_tag(Task::kGzsl), "trains", "needs:descriptor:@descriptor",
                                          "needs:class_split:@seen_split",
-                                         "needs:class_split:@unseen_split", "together"};
+                                         "needs:class_split:@unseen_split", "together",
+                                         "device:cuda"};
   reg.add(injector_entry(
       {"icis", "ICIS: joint autoencoders inject unseen-class classifier rows from descriptors",
        tags},

@@ -10,13 +10,19 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "test_support.h"
 #include "vlb/core/sha256.h"
 #include "vlb/experiments/predictions.h"
+#include "vlb/experiments/runner.h"
 #include "vlb/experiments/threads.h"
+
+namespace vlb::test {
+void add_fakes(Registries& r);  // fakes.cpp
+}
 
 namespace {
 
@@ -332,20 +338,31 @@ TEST(DeviceCli, CudaWithoutADeviceFailsAtPlanTimeAndAutoKeepsCpuKeys) {
   for (const auto& run : runs) EXPECT_EQ(read_json(t / ("a/tiny/" + run + "/env.json"))["device"], "cpu");
 }
 
-// A method without a GPU path is refused on cuda whatever the machine, before any run.
-TEST(DeviceCli, AMethodWithoutAGpuPathIsRefusedAtPlanTimeOnAnyMachine) {
+// A method without a GPU path is refused on cuda whatever the machine, before any run. Every
+// built-in method has one, so the fakes' centroid (no device:cuda tag) stands in.
+TEST(DevicePlan, AMethodWithoutAGpuPathIsRefusedBeforeAnyRun) {
   TempDir t;
+  vlb::Registries reg;
+  vlb::test::add_fakes(reg);
+  ASSERT_FALSE(vlb::has_tag(reg.methods.get("centroid").tags, "device:cuda"));
   vlb::test::write_text(t / "spec.yaml",
                         "experiment: nogpu\n"
-                        "dataset: {source: synth_gzsl, params: {classes: 6, unseen: 2, dim: 8, "
-                        "train_per_class: 4, test_per_class: 4}, train_split: trainval}\n"
-                        "methods: [{name: icis}]\n"
-                        "metrics: [gzsl]\n"
+                        "dataset: {source: fake}\n"
+                        "methods: [{name: centroid}]\n"
+                        "metrics: [acc]\n"
                         "runtime: {device: cuda, seeds: [0]}\n");
-  auto c = run_cli("run " + t / "spec.yaml" + " --no-progress --results " + t.path());
-  EXPECT_EQ(c.exit_code, 2) << c.output;
-  EXPECT_TRUE(contains(c.output, "runtime.device")) << c.output;
-  EXPECT_TRUE(contains(c.output, "method 'icis' has no GPU path")) << c.output;
+  vlb::RunOptions o;
+  o.results_root = t.path();
+  o.progress = false;
+  try {
+    std::ostringstream out;
+    vlb::run_experiment(t / "spec.yaml", o, reg, out);
+    ADD_FAILURE() << "a cuda run of a method without a GPU path was not refused";
+  } catch (const vlb::ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_TRUE(contains(what, "runtime.device")) << what;
+    EXPECT_TRUE(contains(what, "method 'centroid' has no GPU path")) << what;
+  }
   EXPECT_FALSE(fs::exists(t / "nogpu"));
 }
 

@@ -74,8 +74,8 @@ coder cpu 2 & cpu_sweep=$!
 "${run[@]}" build/gpu/tests/test_coder --gtest_filter='*Neighbour*:*Tiled*' --gtest_brief=1 || status=1
 "${run[@]}" build/gpu/tests/bench_neighbours --benchmark_filter='Cuda' \
   --benchmark_out="$out/bench_neighbours.json" --benchmark_out_format=json || status=1
-# ICIS has no GPU path (docs/performance.md, "On a GPU"): its CPU fit on this build.
-"${run[@]}" build/gpu/tests/bench_icis --benchmark_filter='BM_IcisTrain/flo:0/reference:0' \
+# ICIS on the synth50 problem: the fused CPU fit on this build, and the autograd fit on CUDA.
+"${run[@]}" build/gpu/tests/bench_icis --benchmark_filter='BM_IcisTrain/flo:0/reference:0|BM_IcisTrainCuda/flo:0' \
   --benchmark_out="$out/bench_icis.json" --benchmark_out_format=json || status=1
 coder cuda 1 || status=1
 wait "$cpu_sweep" || status=1

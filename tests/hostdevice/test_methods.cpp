@@ -17,6 +17,7 @@
 #include "vlb/core/registry.h"
 #include "vlb/experiments/builtins.h"
 #include "vlb/experiments/spec.h"
+#include "vlb/methods/icis.h"
 #include "vlb/methods/impl/neighbours.h"
 
 namespace {
@@ -46,7 +47,16 @@ void expect_same(const std::string& what, const at::Tensor& dev, const at::Tenso
 
 class HostDeviceSpec : public testing::TestWithParam<std::string> {};
 
+// Off the CPU the injection methods train with autograd (their fused trainer is host code), so
+// the CPU runs they are compared with take that path too.
+class AutogradReference {
+ public:
+  AutogradReference() { vlb::icis::set_autograd_reference(true); }
+  ~AutogradReference() { vlb::icis::set_autograd_reference(false); }
+};
+
 TEST_P(HostDeviceSpec, EveryTaggedRunGivesTheCpuBitsOnTheDevice) {
+  AutogradReference reference;
   vlb::test::for_each_device_run(
       GetParam(), host_device().str(),
       [](const vlb::PlannedRun&, const vlb::Prediction& want, const auto& on_device) {

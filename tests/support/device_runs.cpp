@@ -24,8 +24,8 @@ std::vector<std::string> device_methods() {
 
 std::vector<std::string> device_specs() {
   // The research sweeps on synthetic maps (sarl_rank*) read real label files and take minutes.
-  return {"coder_synth", "composition_synth", "example_knn", "probe_l2_grid", "quickstart",
-          "sarl_synth"};
+  return {"coder_synth", "composition_synth", "example_knn", "icis_synth",
+          "probe_l2_grid", "quickstart", "sarl_synth"};
 }
 
 std::vector<PlannedRun> device_runs(const std::string& spec, const std::string& cache_dir) {
