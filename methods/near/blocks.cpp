@@ -137,17 +137,18 @@ Vocabulary build_vocabulary(const DataView& train, const std::string& canon, int
     throw DataError(ds.path, "/texts",
                     "NeaR needs one MLLM label string per training image as a /texts row with "
                     "image = that row (docs/near.md, `vlb convert near-labels`); the file has no texts");
-  // First label row of each image (file order).
+  // First label row of each image (file order). The strings live on the host, so the index
+  // columns that pick them are copied there.
   std::map<int64_t, int64_t> first;
-  auto img = t.image.contiguous();
-  auto src = t.source.to(torch::kLong).contiguous();
+  auto img = t.image.cpu().contiguous();
+  auto src = t.source.cpu().to(torch::kLong).contiguous();
   const int64_t* ip = img.data_ptr<int64_t>();
   const int64_t* sp = src.data_ptr<int64_t>();
   for (int64_t r = 0; r < t.size(); ++r)
     if (ip[r] >= 0 && (source < 0 || sp[r] == source)) first.emplace(ip[r], r);
   Vocabulary v;
   std::map<std::string, int64_t> id;
-  auto rows = train.rows.contiguous();
+  auto rows = train.rows.cpu().contiguous();
   const int64_t n = rows.size(0);
   std::vector<int64_t> lab(n);
   for (int64_t i = 0; i < n; ++i) {
@@ -168,35 +169,32 @@ Vocabulary build_vocabulary(const DataView& train, const std::string& canon, int
     }
     lab[i] = pos->second;
   }
-  v.label = torch::tensor(lab, torch::kLong);
-  v.text_features = t.features.index_select(0, torch::tensor(v.text_row, torch::kLong)).to(torch::kFloat);
+  const at::Device dev = train.rows.device();
+  v.label = list_on(lab, dev);
+  v.text_features = t.features.index_select(0, list_on(v.text_row, dev)).to(torch::kFloat);
   return v;
 }
 
 at::Tensor knn_excluding_self(const at::Tensor& x, int64_t K) {
   const int64_t n = x.size(0);
   K = std::min<int64_t>(K, n - 1);
-  if (K <= 0) return torch::zeros({n, 0}, torch::kLong);
-  // K + 1 with stable ties; drop the row itself wherever it landed (duplicates may precede it).
-  auto idx = topk_inner_product(x, x, K + 1).indices.contiguous();
-  auto out = torch::empty({n, K}, torch::kLong);
-  auto a = idx.accessor<int64_t, 2>();
-  auto o = out.accessor<int64_t, 2>();
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t w = 0;
-    for (int64_t j = 0; j <= K && w < K; ++j)
-      if (a[i][j] != i) o[i][w++] = a[i][j];
-  }
-  return out;
+  const auto opts = x.options().dtype(torch::kLong);
+  if (K <= 0) return torch::zeros({n, 0}, opts);
+  // K + 1 with stable ties; drop the row itself wherever it landed (duplicates may precede it),
+  // else the last: each row keeps the first K entries that are not itself, in order.
+  auto idx = topk_inner_product(x, x, K + 1).indices;
+  auto other = idx.ne(torch::arange(n, opts).unsqueeze(1));
+  auto keep = other & other.cumsum(1).le(K);
+  return idx.masked_select(keep).view({n, K});
 }
 
 at::Tensor candidate_sets(const at::Tensor& x, const at::Tensor& label, int64_t L, int64_t K) {
   const int64_t n = x.size(0);
-  auto S = torch::zeros({n, L}, torch::kBool);
-  S.index_put_({torch::arange(n), label}, true);
+  auto S = torch::zeros({n, L}, x.options().dtype(torch::kBool));
+  S.index_put_({torch::arange(n, label.options()), label}, true);
   auto nn = knn_excluding_self(x, K);
   if (nn.size(1) > 0) {
-    auto rows = torch::arange(n).unsqueeze(1).expand_as(nn);
+    auto rows = torch::arange(n, label.options()).unsqueeze(1).expand_as(nn);
     S.index_put_({rows.reshape(-1), label.index_select(0, nn.reshape(-1))}, true);
   }
   return S;
@@ -248,27 +246,31 @@ Trained train_head(const at::Tensor& x, const Vocabulary& v, const TrainOptions&
   head.residual = o.head == "residual";
   std::vector<torch::Tensor> params{head.W};
   if (head.residual) {
-    head.A = torch::zeros({D, D}).set_requires_grad(true);
+    head.A = torch::zeros({D, D}, x.options()).set_requires_grad(true);
     params.push_back(head.A);
   }
   torch::optim::Adam opt(params, torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay));
 
   const auto S = candidate_sets(x, y0, L, o.k);
   auto yhat = y0.clone();
-  MiniBatches batches(n, {std::max<int64_t>(1, o.batch_size)});  // torch's global generator
+  // Torch's global generator; the index tensors are copied to x's device.
+  MiniBatches batches(n, {std::max<int64_t>(1, o.batch_size), 1, x.device().str()});
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
     const bool split_epoch = o.split && epoch >= o.warmup && n >= 2;
-    auto clean = torch::ones({n}, torch::kBool);
+    auto clean = torch::ones({n}, x.options().dtype(torch::kBool));
     if (split_epoch) {
       torch::NoGradGuard ng;
       auto logits = head.logits(x, o.temperature);
+      // The two-component GMM is fitted on the host: the per-sample losses go there (as the
+      // floats they are; widened there), the clean mask comes back.
       auto l = torch::nn::functional::cross_entropy(
                    logits, yhat, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone))
-                   .to(torch::kDouble).contiguous();
+                   .cpu().to(torch::kDouble).contiguous();
       std::vector<double> lv(l.data_ptr<double>(), l.data_ptr<double>() + n);
       auto p = clean_probability(lv, o.gmm);
-      clean = torch::from_blob(p.data(), {n}, torch::kDouble).gt(o.threshold).clone();
-      out.clean_fraction.push_back(clean.to(torch::kDouble).mean().item<double>());
+      auto clean_host = torch::from_blob(p.data(), {n}, torch::kDouble).gt(o.threshold);
+      out.clean_fraction.push_back(clean_host.to(torch::kDouble).mean().item<double>());
+      clean = clean_host.to(x.device());
       if (o.refine) {
         // Refinement: a noisy sample takes the most probable name of its candidate set.
         auto masked = logits.masked_fill(S.logical_not(), -std::numeric_limits<float>::infinity());

@@ -55,22 +55,26 @@ class VocabMethod : public Method {
   }
 
   Prediction predict(const DataView& eval, const RunContext& ctx) override {
-    auto ids = predict_vocab(l2_normalize(eval.features()), ctx).contiguous();  // [n] vocab ids
+    auto ids = predict_vocab(l2_normalize(eval.features()), ctx);  // [n] vocab ids
     const int64_t n = ids.size(0), C = ds_->num_classes();
+    const at::Device dev = ids.device();
     // scores [n, C]: 1 where the predicted name is a class name (canonically), else 0. Only for
-    // the cls/* metrics' shape; ov/* metrics read pred_text.
+    // the cls/* metrics' shape; ov/* metrics read pred_text. The names live on the host, so the
+    // ids are copied there once.
     std::map<std::string, int64_t> cls;
     for (int64_t c = 0; c < C; ++c) cls.emplace(canonical_label(ds_->class_names[c], canon_), c);
-    auto scores = torch::zeros({n, C});
-    auto rows = torch::empty({n}, torch::kLong);
+    auto ids_host = ids.cpu().contiguous();
+    const int64_t* ip = ids_host.data_ptr<int64_t>();
+    std::vector<int64_t> rows(n), hit_row, hit_class;
     for (int64_t i = 0; i < n; ++i) {
-      const int64_t v = ids[i].item<int64_t>();
-      rows[i] = vocab_.text_row[v];
-      auto it = cls.find(vocab_.names[v]);
-      if (it != cls.end()) scores[i][it->second] = 1.0;
+      rows[i] = vocab_.text_row[ip[i]];
+      auto it = cls.find(vocab_.names[ip[i]]);
+      if (it != cls.end()) hit_row.push_back(i), hit_class.push_back(it->second);
     }
+    auto scores = torch::zeros({n, C}, torch::TensorOptions().device(dev));
+    if (!hit_row.empty()) scores.index_put_({list_on(hit_row, dev), list_on(hit_class, dev)}, 1.0);
     Prediction p{scores,
-                 {{"pred_text", rows},
+                 {{"pred_text", list_on(rows, dev)},
                   {"pred_vocab", ids},
                   {"vocab_size", torch::tensor({L()}, torch::kLong)}}};
     extra_aux(p);
@@ -190,23 +194,19 @@ class KnnLabels : public VocabMethod {
   void fit_vocab(const RunContext&) override {}
   at::Tensor predict_vocab(const at::Tensor& x, const RunContext&) override {
     const int64_t k = std::min<int64_t>(k_, x_.size(0));
-    auto nn = topk_inner_product(x, x_, k).indices.contiguous();
-    auto lab = vocab_.label.contiguous();
-    const int64_t n = x.size(0);
-    auto out = torch::empty({n}, torch::kLong);
-    std::vector<int64_t> count(L(), 0);
-    for (int64_t i = 0; i < n; ++i) {
-      // Majority over the k nearest; a tie goes to the name met first (the nearer image).
-      int64_t best = -1, best_count = 0;
-      for (int64_t j = 0; j < k; ++j) {
-        const int64_t v = lab[nn[i][j].item<int64_t>()].item<int64_t>();
-        if (++count[v] > best_count) {
-          best_count = count[v];
-          best = v;
-        }
-      }
-      for (int64_t j = 0; j < k; ++j) count[lab[nn[i][j].item<int64_t>()].item<int64_t>()] = 0;
-      out[i] = best;
+    auto nn = topk_inner_product(x, x_, k).indices;
+    auto names = vocab_.label.index_select(0, nn.reshape(-1)).view(nn.sizes());  // [n, k]
+    // Majority over the k nearest; a tie goes to the name whose count reaches the maximum first
+    // (the nearer image): the first maximum of each neighbour's running name count. Row blocks
+    // bound the [rows, k, k] comparison to 16 Mi entries.
+    const int64_t n = names.size(0);
+    auto upto = torch::ones({k, k}, names.options().dtype(torch::kBool)).tril();
+    const int64_t block = std::max<int64_t>(1, (int64_t{1} << 24) / (k * k));
+    auto out = torch::empty({n}, names.options());
+    for (int64_t b = 0; b < n; b += block) {
+      auto c = names.narrow(0, b, std::min(block, n - b));
+      auto running = (c.unsqueeze(2).eq(c.unsqueeze(1)) & upto).sum(2);  // [rows, k]
+      out.narrow(0, b, c.size(0)).copy_(c.gather(1, stable_topk(running, 1).indices).squeeze(1));
     }
     return out;
   }
@@ -294,10 +294,11 @@ class KMeans : public VocabMethod {
     auto d = (1 - x.mm(x[seeds[0]].unsqueeze(1)).squeeze(1)).clamp_min(0);
     for (int64_t c = 1; c < k; ++c) {
       auto w = d.sum().item<double>() > 0 ? d : torch::ones_like(d);
-      seeds.push_back(torch::multinomial(w, 1).item<int64_t>());
+      // Drawn on the CPU's generator, so that every device picks the same centres.
+      seeds.push_back(torch::multinomial(w.cpu(), 1).item<int64_t>());
       d = torch::minimum(d, (1 - x.mm(x[seeds.back()].unsqueeze(1)).squeeze(1)).clamp_min(0));
     }
-    auto centres = x.index_select(0, torch::tensor(seeds, torch::kLong));
+    auto centres = x.index_select(0, list_on(seeds, x.device()));
     at::Tensor assign;
     int64_t it = 0;
     for (; it < iters_; ++it) {
@@ -313,17 +314,15 @@ class KMeans : public VocabMethod {
     iterations_ = it;
     // Name every cluster: majority label of the training images whose nearest centre it is;
     // a cluster no training image falls in takes the label of the training image nearest to it.
-    auto tr = stable_topk(x_.mm(centres.t()), 1).indices.squeeze(1).contiguous();
-    auto nearest = stable_topk(centres.mm(x_.t()), 1).indices.squeeze(1).contiguous();
-    std::vector<std::vector<int64_t>> votes(k, std::vector<int64_t>(L(), 0));
-    for (int64_t i = 0; i < x_.size(0); ++i) ++votes[tr[i].item<int64_t>()][vocab_.label[i].item<int64_t>()];
-    std::vector<int64_t> name(k);
-    for (int64_t c = 0; c < k; ++c) {
-      auto best = std::max_element(votes[c].begin(), votes[c].end());  // first max: lower id
-      name[c] = *best > 0 ? best - votes[c].begin() : vocab_.label[nearest[c].item<int64_t>()].item<int64_t>();
-    }
+    auto tr = stable_topk(x_.mm(centres.t()), 1).indices.squeeze(1);
+    auto nearest = stable_topk(centres.mm(x_.t()), 1).indices.squeeze(1);
+    auto votes = torch::zeros({k, L()}, tr.options())
+                     .index_put_({tr, vocab_.label}, torch::ones_like(tr), /*accumulate=*/true);
+    auto top = stable_topk(votes, 1);  // first maximum: lower vocabulary id
+    auto name = torch::where(top.values.squeeze(1).gt(0), top.indices.squeeze(1),
+                             vocab_.label.index_select(0, nearest));
     cluster_ = assign;
-    return torch::tensor(name, torch::kLong).index_select(0, assign);
+    return name.index_select(0, assign);
   }
   void extra_aux(Prediction& p) override {
     p.aux["pred_cluster"] = cluster_;
@@ -338,16 +337,18 @@ class KMeans : public VocabMethod {
 }  // namespace
 
 void register_near(MethodRegistry& reg) {
-  const std::vector<std::string> tags{task_tag(Task::kOpenVocab), "needs:image_texts"};
+  const std::vector<std::string> tags{task_tag(Task::kOpenVocab), "needs:image_texts", "device:cuda"};
+  std::vector<std::string> trained = tags;
+  trained.push_back("trains");
   using M = std::unique_ptr<Method>;
   reg.add(make_entry<Method, NearOptions>(
       {"near",
        "NeaR (arXiv 2505.01064, reconstructed at feature level): kNN candidate sets, GMM "
        "clean/noisy split of per-sample losses, label refinement, CE + lambda * partial-label loss",
-       tags},
+       trained},
       near_table(true), [](const NearOptions& o) -> M { return std::make_unique<Near>(o); }));
   reg.add(make_entry<Method, NearOptions>(
-      {"near_no_refine", "NeaR's head trained with plain CE on the raw MLLM labels", tags},
+      {"near_no_refine", "NeaR's head trained with plain CE on the raw MLLM labels", trained},
       near_table(false), [](NearOptions o) -> M {
         o.train.split = false;
         o.train.k = 0;

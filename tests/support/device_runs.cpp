@@ -24,7 +24,7 @@ std::vector<std::string> device_methods() {
 
 std::vector<std::string> device_specs() {
   // The research sweeps on synthetic maps (sarl_rank*) read real label files and take minutes.
-  return {"coder_synth", "composition_synth", "example_knn", "icis_synth",
+  return {"coder_synth", "composition_synth", "example_knn", "icis_synth", "near_synth",
           "probe_l2_grid", "quickstart", "sarl_synth"};
 }
 
